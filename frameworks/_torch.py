@@ -1,0 +1,200 @@
+"""What every PyTorch adapter shares: the surrogate spike, devices, staging and the training loop.
+
+A torch adapter only says how to build its framework's module for a spec (``TorchAdapter.build``).
+The module maps time-major spikes ``[T, B, ...]`` to the readout ``[T, B, K]`` with a Python loop over
+time, as users of these frameworks write it, and lists its parameters under canonical names in
+``module.canonical`` (Linear weights in torch's ``[out, in]`` layout; the adapter transposes).
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from frameworks._order import epoch_order
+from frameworks.adapter import (
+    EpochResult,
+    SpikeData,
+    Unsupported,
+    check_beta_training,
+    package_versions,
+)
+from frameworks.spec import ModelSpec, trained_names
+from spyx_core import surrogate_derivative
+
+SpikeFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside forward, the canonical surrogate derivative backward."""
+
+    @staticmethod
+    def forward(ctx, x, derivative, slope):
+        ctx.save_for_backward(x)
+        ctx.derivative, ctx.slope = derivative, slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ctx.derivative(x, ctx.slope, torch), None, None
+
+
+def spike_function(spec: ModelSpec) -> SpikeFn:
+    """The spec's surrogate spike as a torch function (same maths as ``spyx_core.surrogate``)."""
+    derivative = surrogate_derivative(spec.surrogate)
+    return lambda x: _Spike.apply(x, derivative, spec.surrogate_slope)
+
+
+def to_torch_layout(name: str, value: np.ndarray) -> torch.Tensor:
+    """Canonical ``[in, out]`` Linear weights become torch's ``[out, in]``; betas stay."""
+    tensor = torch.from_numpy(np.array(value, dtype=np.float32))
+    return tensor.T.contiguous() if name.endswith(".weight") else tensor
+
+
+def from_torch_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
+    """Inverse of ``to_torch_layout``, to numpy."""
+    array = tensor.detach().cpu().numpy()
+    return array.T.copy() if name.endswith(".weight") else array.copy()
+
+
+def load_canonical(module: torch.nn.Module, spec: ModelSpec, weights: dict[str, np.ndarray]):
+    """Copies canonical weights into ``module.canonical`` and marks what trains."""
+    trained = set(trained_names(spec, weights))
+    with torch.no_grad():
+        for name, param in module.canonical.items():
+            param.copy_(to_torch_layout(name, weights[name]))
+            param.requires_grad_(name in trained)
+    return module
+
+
+def torch_device(device: str) -> torch.device:
+    """``"cpu"`` or ``"gpu"`` (CUDA) as a torch device.
+
+    Raises:
+        Unsupported: TPU, an unknown name, or no CUDA device present.
+    """
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "gpu":
+        if not torch.cuda.is_available():
+            raise Unsupported("torch finds no CUDA device")
+        return torch.device("cuda")
+    if device == "tpu":
+        raise Unsupported("PyTorch adapters do not run on TPU")
+    raise Unsupported(f"unknown device {device!r}; choose one of cpu, gpu, tpu")
+
+
+def _time_major(spikes: torch.Tensor) -> torch.Tensor:
+    return spikes.transpose(0, 1).to(torch.float32)
+
+
+class TorchAdapter:
+    """Base of the PyTorch adapters; subclasses set ``name``, ``packages`` and ``build``."""
+
+    name = "torch"
+    packages: tuple[str, ...] = ("torch",)
+    trains_beta = True
+
+    def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
+        """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
+        raise NotImplementedError
+
+    def versions(self) -> dict[str, str]:
+        return package_versions(*self.packages, "numpy")
+
+    def device_name(self, device: str) -> str:
+        found = torch_device(device)
+        if found.type == "cuda":
+            return f"cuda: {torch.cuda.get_device_name(found)}"
+        return "cpu"
+
+    def model(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+        check_beta_training(self, spec)
+        return load_canonical(self.build(spec, spike_function(spec)), spec, weights)
+
+    def readout(self, spec, weights, spikes):
+        with torch.no_grad():
+            out = self.model(spec, weights)(_time_major(torch.from_numpy(spikes)))
+        return out.numpy()
+
+    def loss_and_grads(self, spec, weights, spikes, labels):
+        module = self.model(spec, weights)
+        readout = module(_time_major(torch.from_numpy(spikes)))
+        loss = integral_crossentropy(readout, torch.from_numpy(labels).long(), spec)
+        loss.backward()
+        grads = {
+            name: from_torch_layout(name, p.grad)
+            for name, p in module.canonical.items()
+            if p.requires_grad
+        }
+        return loss.item(), grads
+
+    def session(self, spec, weights, data, *, device, batch_size, seed):
+        target = torch_device(device)
+        return _Session(self.model(spec, weights).to(target), spec, data, target, batch_size, seed)
+
+
+def integral_crossentropy(readout: torch.Tensor, labels: torch.Tensor, spec: ModelSpec):
+    """The canonical loss on a ``[T, B, K]`` readout (``spyx_core.integral_crossentropy``)."""
+    return F.cross_entropy(readout.sum(0), labels, label_smoothing=spec.label_smoothing)
+
+
+class _Session:
+    compile_kind = "none (eager)"
+
+    def __init__(self, module, spec: ModelSpec, data: SpikeData, device, batch_size, seed):
+        self.module, self.spec, self.device = module, spec, device
+        self.batch_size, self.seed = batch_size, seed
+        if len(data) < batch_size:
+            raise ValueError(f"{len(data)} samples cannot fill one batch of {batch_size}")
+        # Unpacked once, kept as uint8 on the device; each batch becomes float32 when used.
+        self.spikes = torch.from_numpy(data.unpacked()).to(device)
+        self.labels = torch.from_numpy(data.labels.astype(np.int64)).to(device)
+        trained = [p for p in module.canonical.values() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trained, lr=spec.learning_rate, betas=(0.9, 0.999))
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False  # full float32, as the JAX rows
+            torch.backends.cudnn.allow_tf32 = False
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def compile(self) -> None:
+        return None
+
+    def train_epoch(self, epoch: int):
+        n = self.labels.shape[0]
+        steps = n // self.batch_size
+        order = epoch_order(n, self.seed, epoch)[: steps * self.batch_size]
+        order = torch.from_numpy(order.astype(np.int64)).to(self.device)
+        losses, correct = [], []
+        for index in order.view(steps, self.batch_size):
+            labels = self.labels[index]
+            readout = self.module(_time_major(self.spikes[index]))
+            loss = integral_crossentropy(readout, labels, self.spec)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            losses.append(loss.detach())
+            correct.append((readout.detach().sum(0).argmax(-1) == labels).float().mean())
+        return losses, correct
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def fetch(self, handle) -> EpochResult:
+        losses, correct = handle
+        return EpochResult(torch.stack(losses).cpu().numpy(), float(torch.stack(correct).mean()))
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device), "torch max_memory_allocated"
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak_kib * 1024, "process max RSS (host; whole process)"
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {name: from_torch_layout(name, p) for name, p in self.module.canonical.items()}

@@ -1,0 +1,164 @@
+"""The interface between the harness and a framework: one ``Adapter`` per framework.
+
+An adapter builds the canonical model (``frameworks.spec``) from given initial weights, stages a
+dataset on a device and trains it, one epoch per call; it also exposes a forward pass and the
+loss gradients for the equivalence tests. It is registered under the entry-point group
+``spikebench.frameworks`` so that a separate package can add one::
+
+    [project.entry-points."spikebench.frameworks"]
+    myframework = "my_package.adapter:MyAdapter"
+
+Arrays crossing this interface are numpy: spikes ``[B, T, *input_shape]`` float32 (batch first,
+as datasets store them), readouts ``[T, B, K]`` (time first), parameters in the canonical layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from frameworks.spec import ModelSpec
+
+DEVICES: tuple[str, ...] = ("cpu", "gpu", "tpu")
+
+
+class Unsupported(RuntimeError):
+    """This framework cannot run this request (device, model feature); the message says why."""
+
+
+@dataclass(frozen=True)
+class SpikeData:
+    """A labelled spike dataset on the host, bit-packed along time (``spyx_core.pack_time``).
+
+    Attributes:
+        packed: uint8 ``[N, ceil(T / 8), *input_shape]``.
+        labels: int32 ``[N]``.
+        time_steps: ``T``.
+        kind: ``"synthetic"`` or ``"real"``: every result row carries it.
+        name: the dataset, e.g. ``"shd"``.
+    """
+
+    packed: np.ndarray
+    labels: np.ndarray
+    time_steps: int
+    kind: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.packed.dtype != np.uint8 or self.packed.ndim < 3:
+            raise ValueError("packed spikes must be uint8 [N, ceil(T/8), ...]")
+        if self.packed.shape[1] != -(-self.time_steps // 8):
+            raise ValueError(f"{self.packed.shape[1]} packed bytes cannot hold T={self.time_steps}")
+        if self.labels.shape != (self.packed.shape[0],):
+            raise ValueError("one label per sample is required")
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.packed.shape[2:])
+
+    def unpacked(self) -> np.ndarray:
+        """uint8 zeros and ones ``[N, T, *input_shape]``."""
+        return np.unpackbits(self.packed, axis=1, count=self.time_steps)
+
+
+class EpochResult(NamedTuple):
+    losses: np.ndarray  # [steps]: loss of each training step, before its update
+    accuracy: float  # training accuracy over the epoch's batches
+
+
+@runtime_checkable
+class Session(Protocol):
+    """A model and its dataset staged on one device, ready to train epoch by epoch."""
+
+    compile_kind: str
+    """What ``compile`` measures, e.g. ``"jax lower+compile"`` or ``"none (eager)"``."""
+
+    def compile(self) -> float | None:
+        """Compiles the epoch ahead of time; returns its seconds, or None when there is none."""
+
+    def train_epoch(self, epoch: int) -> Any:
+        """Launches one training epoch (maybe asynchronously); returns a handle for ``fetch``."""
+
+    def synchronize(self) -> None:
+        """Blocks until every launched device operation has finished."""
+
+    def fetch(self, handle: Any) -> EpochResult:
+        """Copies an epoch's losses and accuracy to the host."""
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        """Peak device memory in bytes and how it was obtained (``None`` when unknown)."""
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The current parameters in the canonical layout."""
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """One framework's implementation of the canonical model (module docstring)."""
+
+    name: str
+    trains_beta: bool
+    """Whether the framework can train ``beta``; if not, a spec asking for it is Unsupported."""
+
+    def versions(self) -> dict[str, str]:
+        """Versions of every package this adapter's numbers depend on."""
+
+    def device_name(self, device: str) -> str:
+        """The device's human name (e.g. ``"NVIDIA H100 80GB HBM3"``).
+
+        Raises:
+            Unsupported: the device is unknown to this framework or not present.
+        """
+
+    def readout(
+        self, spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray
+    ) -> np.ndarray:
+        """Forward pass on the CPU: readout ``[T, B, K]`` for spikes ``[B, T, ...]``."""
+
+    def loss_and_grads(
+        self,
+        spec: ModelSpec,
+        weights: dict[str, np.ndarray],
+        spikes: np.ndarray,
+        labels: np.ndarray,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss of one batch and its gradient for every trained parameter (CPU)."""
+
+    def session(
+        self,
+        spec: ModelSpec,
+        weights: dict[str, np.ndarray],
+        data: SpikeData,
+        *,
+        device: str,
+        batch_size: int,
+        seed: int,
+    ) -> Session:
+        """Builds the model, stages ``data`` on ``device`` and returns a ready ``Session``.
+
+        Every adapter visits the samples in ``frameworks.epoch_order(len(data), seed, epoch)``
+        order and drops the last incomplete batch.
+        """
+
+
+def package_versions(*distributions: str) -> dict[str, str]:
+    """Installed versions of the given distributions (``"missing"`` for absent ones)."""
+    found = {}
+    for name in distributions:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def check_beta_training(adapter: Adapter, spec: ModelSpec) -> None:
+    """Raises Unsupported when ``spec`` trains beta and ``adapter`` cannot."""
+    if spec.train_beta and not adapter.trains_beta:
+        raise Unsupported(f"{adapter.name} cannot train beta, which this spec requires")

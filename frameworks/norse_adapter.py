@@ -1,0 +1,117 @@
+"""Norse: the canonical model from ``norse.torch`` primitives, with the least customisation.
+
+Norse's box neurons integrate ``v <- v + dt * tau_mem_inv * (v_leak - v + x)``, i.e.
+``beta * v + (1 - beta) * x`` for ``dt * tau_mem_inv = 1 - beta``, and reset right after the spike.
+Three customisations make that the canonical model (frameworks/spec.py):
+
+1. the input is divided by ``1 - beta``, so the integrated input is ``x`` (``beta`` stays the trained
+   parameter; ``tau_mem_inv`` is derived from it on every step);
+2. the reset subtracts ``theta / beta`` right away, with the spike detached: after the next decay
+   this is exactly the canonical delayed reset ``- theta * s[t-1]``;
+3. the spike uses the canonical surrogate, since Norse's ``threshold`` only knows its own names and
+   its "super" surrogate ignores its slope.
+
+``1 - beta`` and ``beta`` are kept above 1e-6 in these divisions: at ``beta`` exactly 0 or 1 Norse
+cannot express the model, and the result differs there by that margin.
+"""
+
+from __future__ import annotations
+
+import torch
+from norse.torch.functional.leaky_integrator_box import (
+    LIBoxParameters,
+    LIBoxState,
+    li_box_feed_forward_step,
+)
+
+from frameworks._torch import SpikeFn, TorchAdapter
+from frameworks.spec import LI, LIF, Linear, ModelSpec
+
+EPS = 1e-6
+
+
+def _box_integrate(x: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """Norse's box integration step, scaled so that it computes ``beta * v + x``."""
+    leak = (1 - beta).clamp_min(EPS)
+    p = LIBoxParameters(tau_mem_inv=leak, v_leak=torch.zeros_like(leak))
+    v_new, _ = li_box_feed_forward_step(x / leak, LIBoxState(v), p, dt=1.0)
+    return v_new
+
+
+def detached_reset(z: torch.Tensor, v: torch.Tensor, theta: float, beta: torch.Tensor):
+    """Immediate reset by ``theta / beta`` (spike detached) == the canonical delayed reset."""
+    return v - z.detach() * theta / beta.clamp_min(EPS)
+
+
+class NorseLIF(torch.nn.Module):
+    """Canonical LIF from Norse's box integrator (module docstring)."""
+
+    reset = staticmethod(detached_reset)
+
+    def __init__(self, size: int, theta: float, spike_fn: SpikeFn):
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.zeros(size))
+        self.theta, self.spike_fn = theta, spike_fn
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        beta = self.beta.clamp(0, 1)
+        v = _box_integrate(x, v, beta)
+        z = self.spike_fn(v - self.theta)
+        return z, self.reset(z, v, self.theta, beta)
+
+
+class NorseLI(torch.nn.Module):
+    """Canonical leaky-integrator readout from Norse's box integrator."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.zeros(size))
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = _box_integrate(x, v, self.beta.clamp(0, 1))
+        return v, v
+
+
+class NorseNet(torch.nn.Module):
+    lif = NorseLIF
+
+    def __init__(self, spec: ModelSpec, spike_fn: SpikeFn):
+        super().__init__()
+        self.layers = torch.nn.ModuleList()
+        self.canonical: dict[str, torch.nn.Parameter] = {}
+        for i, layer in enumerate(spec.layers):
+            if isinstance(layer, Linear):
+                module = torch.nn.Linear(layer.n_in, layer.n_out, bias=False)
+                self.canonical[f"{i}.weight"] = module.weight
+            elif isinstance(layer, LIF):
+                module = self.lif(layer.size, spec.theta, spike_fn)
+                self.canonical[f"{i}.beta"] = module.beta
+            elif isinstance(layer, LI):
+                module = NorseLI(layer.size)
+                self.canonical[f"{i}.beta"] = module.beta
+            else:
+                raise NotImplementedError(type(layer).__name__)
+            self.layers.append(module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states: list = [None] * len(self.layers)
+        readout = []
+        for x_t in x:
+            h = x_t
+            for i, module in enumerate(self.layers):
+                if isinstance(module, torch.nn.Linear):
+                    h = module(h)
+                else:
+                    v = torch.zeros_like(h) if states[i] is None else states[i]
+                    h, states[i] = module(h, v)
+            readout.append(h)
+        return torch.stack(readout)
+
+
+class NorseAdapter(TorchAdapter):
+    name = "norse"
+    packages = ("norse", "torch")
+    net = NorseNet
+
+    def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
+        return self.net(spec, spike_fn)
