@@ -60,10 +60,10 @@ def load(name: str) -> Adapter:
 
 
 __all__ = [
+    "GROUP",
     "Adapter",
     "EpochResult",
     "FrameworkUnavailable",
-    "GROUP",
     "ModelSpec",
     "Session",
     "SpikeData",

@@ -116,9 +116,7 @@ class Adapter(Protocol):
             Unsupported: the device is unknown to this framework or not present.
         """
 
-    def readout(
-        self, spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray
-    ) -> np.ndarray:
+    def readout(self, spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> np.ndarray:
         """Forward pass on the CPU: readout ``[T, B, K]`` for spikes ``[B, T, ...]``."""
 
     def loss_and_grads(

@@ -104,9 +104,7 @@ class ModelSpec:
         return data
 
 
-def shd_spec(
-    *, channels: int = 128, hidden: int = 128, time_steps: int = 256, **overrides
-) -> ModelSpec:
+def shd_spec(*, channels: int = 128, hidden: int = 128, time_steps: int = 256, **overrides) -> ModelSpec:
     """The paper's SHD network: Linear(C->H) -> LIF -> Linear(H->H) -> LIF -> Linear(H->20) -> LI."""
     layers = (
         Linear(n_in=channels, n_out=hidden),

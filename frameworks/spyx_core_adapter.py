@@ -48,9 +48,7 @@ def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, impl: str, unrol
                 )
             elif isinstance(layer, LI):
                 layers.append(
-                    spyx_core.LI(
-                        layer.size, beta=fixed_beta, trainable_beta=spec.train_beta, name=name
-                    )
+                    spyx_core.LI(layer.size, beta=fixed_beta, trainable_beta=spec.train_beta, name=name)
                 )
             else:
                 raise Unsupported(f"spyx_core has no layer {type(layer).__name__}")

@@ -39,11 +39,11 @@ from spyx_core._train import random_shuffle as random_shuffle
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_SLOPES",
     "IF",
     "IMPLEMENTATIONS",
     "LI",
     "LIF",
-    "DEFAULT_SLOPES",
     "SURROGATE_DERIVATIVES",
     "Metrics",
     "StagedData",

@@ -12,9 +12,7 @@ def integral_logits(readout: jax.Array) -> jax.Array:
     return readout.sum(axis=0)
 
 
-def integral_crossentropy(
-    readout: jax.Array, labels: jax.Array, *, smoothing: float = 0.3
-) -> jax.Array:
+def integral_crossentropy(readout: jax.Array, labels: jax.Array, *, smoothing: float = 0.3) -> jax.Array:
     """Softmax cross-entropy of the time-summed readout against smoothed one-hot labels.
 
     Targets are ``(1 - smoothing) * onehot + smoothing / K``; the result is the batch mean.

@@ -113,9 +113,7 @@ def make_trainer(
             idx, mask = batch
             readout = apply(params, unpack_time(data.spikes[idx], time_steps))
             labels = data.labels[idx]
-            losses = jax.vmap(lambda r, y: loss(r[:, None], y[None]), in_axes=(1, 0))(
-                readout, labels
-            )
+            losses = jax.vmap(lambda r, y: loss(r[:, None], y[None]), in_axes=(1, 0))(readout, labels)
             correct = jnp.argmax(readout.sum(0), -1) == labels
             return None, (jnp.where(mask, losses, 0).sum(), jnp.where(mask, correct, 0).sum())
 
