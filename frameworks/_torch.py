@@ -198,3 +198,16 @@ class _Session:
 
     def weights(self) -> dict[str, np.ndarray]:
         return {name: from_torch_layout(name, p) for name, p in self.module.canonical.items()}
+
+    @torch.no_grad()
+    def evaluate(self, data: SpikeData) -> tuple[float, float]:
+        spikes = torch.from_numpy(data.unpacked())
+        labels = torch.from_numpy(data.labels.astype(np.int64))
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(data), self.batch_size):
+            x = _time_major(spikes[start : start + self.batch_size].to(self.device))
+            y = labels[start : start + self.batch_size].to(self.device)
+            readout = self.module(x)
+            loss_sum += integral_crossentropy(readout, y, self.spec).item() * len(y)
+            correct += int((readout.sum(0).argmax(-1) == y).sum())
+        return loss_sum / len(data), correct / len(data)

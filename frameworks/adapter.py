@@ -29,16 +29,22 @@ class Unsupported(RuntimeError):
     """This framework cannot run this request (device, model feature); the message says why."""
 
 
+ENCODINGS: tuple[str, ...] = ("bits", "counts")
+
+
 @dataclass(frozen=True)
 class SpikeData:
-    """A labelled spike dataset on the host, bit-packed along time (``spyx_core.pack_time``).
+    """A labelled spike dataset on the host.
 
     Attributes:
-        packed: uint8 ``[N, ceil(T / 8), *input_shape]``.
+        packed: with ``encoding="bits"``, binary spikes bit-packed along time
+            (``spyx_core.pack_time``), uint8 ``[N, ceil(T / 8), *input_shape]``; with
+            ``encoding="counts"``, spike counts per bin, uint8 ``[N, T, *input_shape]``.
         labels: int32 ``[N]``.
         time_steps: ``T``.
         kind: ``"synthetic"`` or ``"real"``: every result row carries it.
         name: the dataset, e.g. ``"shd"``.
+        encoding: ``"bits"`` or ``"counts"``.
     """
 
     packed: np.ndarray
@@ -46,12 +52,17 @@ class SpikeData:
     time_steps: int
     kind: str
     name: str
+    encoding: str = "bits"
 
     def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {self.encoding!r}; choose one of {ENCODINGS}")
         if self.packed.dtype != np.uint8 or self.packed.ndim < 3:
-            raise ValueError("packed spikes must be uint8 [N, ceil(T/8), ...]")
-        if self.packed.shape[1] != -(-self.time_steps // 8):
-            raise ValueError(f"{self.packed.shape[1]} packed bytes cannot hold T={self.time_steps}")
+            raise ValueError("spikes must be uint8 [N, time, ...]")
+        steps = -(-self.time_steps // 8) if self.encoding == "bits" else self.time_steps
+        if self.packed.shape[1] != steps:
+            have = self.packed.shape[1]
+            raise ValueError(f"axis 1 has {have} entries; T={self.time_steps} needs {steps}")
         if self.labels.shape != (self.packed.shape[0],):
             raise ValueError("one label per sample is required")
 
@@ -63,7 +74,9 @@ class SpikeData:
         return tuple(self.packed.shape[2:])
 
     def unpacked(self) -> np.ndarray:
-        """uint8 zeros and ones ``[N, T, *input_shape]``."""
+        """uint8 spikes (or counts) ``[N, T, *input_shape]``."""
+        if self.encoding == "counts":
+            return self.packed
         return np.unpackbits(self.packed, axis=1, count=self.time_steps)
 
 
@@ -96,6 +109,9 @@ class Session(Protocol):
 
     def weights(self) -> dict[str, np.ndarray]:
         """The current parameters in the canonical layout."""
+
+    def evaluate(self, data: SpikeData) -> tuple[float, float]:
+        """Mean loss and accuracy over every sample of ``data`` (e.g. the test split)."""
 
 
 @runtime_checkable

@@ -153,6 +153,7 @@ class _Session:
         staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))
         self.data = jax.device_put(staged, device)
         self._jitted = jax.jit(trainer.epoch, donate_argnums=0)
+        self._evaluate = jax.jit(trainer.evaluate)
         self._epoch = None
 
     def _key(self, epoch: int) -> jax.Array:
@@ -196,3 +197,10 @@ class _Session:
 
     def weights(self) -> dict[str, np.ndarray]:
         return from_haiku(jax.device_get(self.state.params))
+
+    def evaluate(self, data: SpikeData) -> tuple[float, float]:
+        staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))
+        staged = jax.device_put(staged, self.device)
+        with jax.default_matmul_precision(MATMUL_PRECISION):
+            loss, accuracy = self._evaluate(self.state.params, staged)
+        return float(loss), float(accuracy)

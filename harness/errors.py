@@ -1,0 +1,5 @@
+"""The one error type the CLI reports as a single line (exit status 2) instead of a traceback."""
+
+
+class SpikebenchError(Exception):
+    """A problem the user can fix (bad input, missing data, unknown name); the message says how."""
