@@ -23,8 +23,9 @@ def _fmix32(h: Any, xp: Any) -> Any:
 
 def epoch_key(seed: int, epoch: int) -> np.uint32:
     """One uint32 key per (seed, epoch)."""
-    mixed = _fmix32(np.uint32((seed * 0x9E3779B1 + epoch) & 0xFFFFFFFF), np)
-    return np.uint32(mixed)
+    # A one-element array, not a numpy scalar: array arithmetic wraps silently, scalars warn.
+    start = np.array([(seed * 0x9E3779B1 + epoch) & 0xFFFFFFFF], dtype=np.uint32)
+    return _fmix32(start, np)[0]
 
 
 def permutation_from_key(key: Any, n: int, xp: Any = np) -> Any:

@@ -89,11 +89,11 @@ class EpochResult(NamedTuple):
 class Session(Protocol):
     """A model and its dataset staged on one device, ready to train epoch by epoch."""
 
-    compile_kind: str
-    """What ``compile`` measures, e.g. ``"jax lower+compile"`` or ``"none (eager)"``."""
+    compile_kind: str | None
+    """What ``compile`` does, e.g. ``"jax lower+compile"``; None for eager frameworks."""
 
-    def compile(self) -> float | None:
-        """Compiles the epoch ahead of time; returns its seconds, or None when there is none."""
+    def compile(self) -> None:
+        """Compiles the training epoch ahead of time (a no-op for eager frameworks)."""
 
     def train_epoch(self, epoch: int) -> Any:
         """Launches one training epoch (maybe asynchronously); returns a handle for ``fetch``."""

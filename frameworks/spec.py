@@ -46,6 +46,8 @@ class LI:
 
 
 Layer = Linear | LIF | LI
+LAYER_TYPES: dict[str, type] = {t.__name__: t for t in (Linear, LIF, LI)}
+"""Layer name -> class; ``ModelSpec.from_dict`` reads layers through it."""
 
 SHD_CLASSES = 20
 
@@ -102,6 +104,23 @@ class ModelSpec:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         data["layers"] = [{"type": type(x).__name__, **dataclasses.asdict(x)} for x in self.layers]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSpec:
+        """Inverse of ``to_dict``.
+
+        Raises:
+            ValueError: an unknown layer type or field.
+        """
+        fields = dict(data)
+        layers = []
+        for entry in fields.pop("layers"):
+            entry = dict(entry)
+            kind = entry.pop("type")
+            if kind not in LAYER_TYPES:
+                raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+            layers.append(LAYER_TYPES[kind](**entry))
+        return cls(layers=tuple(layers), **fields)
 
 
 def shd_spec(*, channels: int = 128, hidden: int = 128, time_steps: int = 256, **overrides) -> ModelSpec:

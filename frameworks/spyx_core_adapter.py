@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 
 import haiku as hk
 import jax
@@ -140,6 +139,7 @@ class _Session:
 
     def __init__(self, adapter, spec, weights, data: SpikeData, device, batch_size, seed):
         self.spec, self.seed, self.device = spec, seed, device
+        self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
         trainer = spyx_core.make_trainer(
             adapter._apply(spec, weights),
             optax.adam(spec.learning_rate),
@@ -159,12 +159,10 @@ class _Session:
     def _key(self, epoch: int) -> jax.Array:
         return jax.device_put(jnp.uint32(epoch_key(self.seed, epoch)), self.device)
 
-    def compile(self) -> float:
-        start = time.perf_counter()
+    def compile(self) -> None:
         with jax.default_matmul_precision(MATMUL_PRECISION):
             lowered = self._jitted.lower(self.state, self.data, self._key(0))
             self._epoch = lowered.compile()
-        return time.perf_counter() - start
 
     def train_epoch(self, epoch: int):
         if self._epoch is None:
@@ -196,7 +194,9 @@ class _Session:
         return int(planned), "xla memory_analysis (planned: arguments+outputs+temp-aliased)"
 
     def weights(self) -> dict[str, np.ndarray]:
-        return from_haiku(jax.device_get(self.state.params))
+        # Untrained betas are constants of the program, not params: report them as given.
+        current = from_haiku(jax.device_get(self.state.params))
+        return {name: current.get(name, value.copy()) for name, value in self._initial.items()}
 
     def evaluate(self, data: SpikeData) -> tuple[float, float]:
         staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))

@@ -1,0 +1,53 @@
+"""A cell: one framework on one configuration, the unit that runs in its own process."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """Everything a worker process needs to build, train and time one model.
+
+    ``n_samples=None`` takes the whole dataset.
+    """
+
+    framework: str
+    task: str = "shd"
+    device: str = "cpu"
+    hidden: int = 128
+    channels: int = 128
+    time_steps: int = 256
+    batch_size: int = 256
+    n_samples: int | None = None
+    epochs: int = 3
+    seed: int = 0
+    train_beta: bool = True
+    surrogate: str = "arctan"
+    surrogate_slope: float = 2.0
+    learning_rate: float = 5e-4
+    data: str = "auto"  # auto | real | synthetic
+    data_dir: str | None = None
+    evaluate: bool = False  # also measure test accuracy after training
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "channels", "time_steps", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_samples is not None and self.n_samples < self.batch_size:
+            raise ValueError(f"{self.n_samples} samples cannot fill one batch of {self.batch_size}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        return cls(**data)
+
+    def label(self) -> str:
+        return (
+            f"{self.framework} {self.task} H={self.hidden} B={self.batch_size} "
+            f"T={self.time_steps} on {self.device}"
+        )

@@ -1,0 +1,124 @@
+"""``spikebench run``: train and time frameworks on one configuration, one process per cell."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import frameworks
+from harness import environment
+from harness.cell import Cell
+from harness.errors import SpikebenchError
+from harness.run import default_out, run_cells
+from harness.summary import format_summary
+
+HELP = "train and time frameworks on one configuration"
+
+DEVICES = ("auto", "cpu", "gpu", "tpu")
+QUICK_SAMPLES = 512
+
+
+def _framework_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one framework name")
+    return names
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def best_device() -> str:
+    """The fastest device present: a JAX accelerator, else an NVIDIA GPU, else the CPU.
+
+    Probed in a child process so that this process never initialises an accelerator.
+    """
+    probe = "import jax; print(' '.join(sorted({d.platform for d in jax.devices()})))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    platforms = done.stdout.split()
+    if "gpu" in platforms or "cuda" in platforms or environment.gpus():
+        return "gpu"
+    return "tpu" if "tpu" in platforms else "cpu"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--task", default="shd", choices=["shd"], help="benchmark task (default: shd)")
+    add("--frameworks", type=_framework_list, help="comma-separated (default: all registered)")
+    add("--device", default="auto", choices=DEVICES, help="default: the best one present")
+    add("--hidden", type=_positive, default=128, help="hidden neurons H (default 128)")
+    add("--channels", type=_positive, default=128, help="input channels C of the synthetic twin")
+    add("--batch-size", type=_positive, default=64, help="batch size B (default 64)")
+    add("--time-steps", type=_positive, default=256, help="time steps T (default 256)")
+    add(
+        "--samples",
+        type=_positive,
+        help=f"training samples (default: {QUICK_SAMPLES} on the synthetic twin, all of real data)",
+    )
+    add("--epochs", type=_positive, default=3, help="epochs; the first is the warm-up (default 3)")
+    add("--seed", type=int, default=0, help="seed of weights, data and sample order")
+    add("--fixed-beta", action="store_true", help="do not train beta (default: trained)")
+    add("--surrogate", default="arctan", help="surrogate gradient (default arctan)")
+    add("--slope", type=float, default=2.0, help="surrogate slope k (default 2)")
+    add("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
+    add("--data", default="auto", choices=["auto", "real", "synthetic"], help="default: auto")
+    add("--data-dir", help="folder of the real datasets (default: $SPIKEBENCH_DATA)")
+    add("--evaluate", action="store_true", help="also measure test accuracy after training")
+    add("--out", type=Path, help="results folder (default: results/<timestamp>-<task>-<device>)")
+    add("--timeout", type=float, default=3600, help="seconds per cell before it is stopped")
+
+
+def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
+    known = frameworks.names()
+    chosen = args.frameworks or known
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise SpikebenchError(
+            f"unknown framework(s) {', '.join(unknown)}; registered: {', '.join(known)}"
+        )
+    samples = args.samples
+    if samples is None and args.data == "synthetic":
+        samples = QUICK_SAMPLES
+    try:
+        return [
+            Cell(
+                framework=name,
+                task=args.task,
+                device=device,
+                hidden=args.hidden,
+                channels=args.channels,
+                time_steps=args.time_steps,
+                batch_size=args.batch_size,
+                n_samples=samples,
+                epochs=args.epochs,
+                seed=args.seed,
+                train_beta=not args.fixed_beta,
+                surrogate=args.surrogate,
+                surrogate_slope=args.slope,
+                learning_rate=args.lr,
+                data=args.data,
+                data_dir=args.data_dir,
+                evaluate=args.evaluate,
+            )
+            for name in chosen
+        ]
+    except ValueError as error:
+        raise SpikebenchError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    device = best_device() if args.device == "auto" else args.device
+    cells = cells_from_args(args, device)
+    out = args.out or default_out(args.task, device)
+    env = environment.capture()
+    print(f"spikebench: {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr)
+    rows = run_cells(cells, out, env, timeout=args.timeout)
+    print(format_summary(rows))
+    print(f"\nresults: {out / 'results.csv'}, {out / 'results.json'}")
+    return 1 if any(row.status == "failed" for row in rows) else 0

@@ -1,0 +1,77 @@
+"""The environment a run measured on: machine, devices, package versions, git commit, command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = (
+    "spikebench", "jax", "jaxlib", "dm-haiku", "optax", "torch", "snntorch", "norse",
+    "numpy", "nir", "nirtorch", "tonic",
+)  # fmt: skip
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(*command: str, cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10, cwd=cwd)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``-dirty`` when tracked files differ; ``""`` outside git."""
+    commit = _run("git", "rev-parse", "HEAD", cwd=REPO)
+    if commit and _run("git", "status", "--porcelain", "--untracked-files=no", cwd=REPO):
+        commit += "-dirty"
+    return commit
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpus() -> list[str]:
+    """``name, driver, memory`` of each NVIDIA GPU, from nvidia-smi (empty when none)."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    query = "--query-gpu=name,driver_version,memory.total"
+    return [line for line in _run("nvidia-smi", query, "--format=csv,noheader").splitlines() if line]
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    found = {}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def capture(argv: list[str] | None = None) -> dict:
+    """Everything about this machine and checkout that a result depends on."""
+    return {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(argv if argv is not None else sys.argv),
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpus": gpus(),
+        "versions": versions(),
+    }

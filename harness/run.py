@@ -1,0 +1,104 @@
+"""Runs cells, each in its own worker process with a time limit, and saves rows as they finish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.cell import Cell
+from harness.errors import SpikebenchError
+from harness.results import Row, write_results
+
+RESULTS_ROOT = Path("results")
+
+
+def default_out(task: str, device: str) -> Path:
+    """A new timestamped folder under ``results/``."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RESULTS_ROOT / f"{stamp}-{task}-{device}"
+
+
+def _worker_env(device: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # measure what is used, not a 75% pool
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if device == "cpu":
+        env["JAX_PLATFORMS"] = "cpu"  # never initialise an accelerator for a CPU cell
+    return env
+
+
+def _failed(cell: Cell, reason: str) -> Row:
+    return Row(
+        framework=cell.framework,
+        task=cell.task,
+        device=cell.device,
+        status="failed",
+        reason=reason,
+        hidden=cell.hidden,
+        time_steps=cell.time_steps,
+        batch_size=cell.batch_size,
+        epochs=cell.epochs,
+        seed=cell.seed,
+    )
+
+
+def _exit_reason(code: int, stderr: str) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"worker killed by {name}{hint}"
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return f"worker exited with {code}: {lines[-1] if lines else 'no message'}"[:500]
+
+
+def run_isolated(cell: Cell, *, timeout: float) -> Row:
+    """Runs ``cell`` in a fresh Python process; a crash, kill or time-out becomes a failed row.
+
+    Raises:
+        SpikebenchError: the worker rejected the cell's input (exit status 2), e.g. missing data.
+    """
+    with tempfile.TemporaryDirectory(prefix="spikebench-") as tmp:
+        cell_path, row_path = Path(tmp, "cell.json"), Path(tmp, "row.json")
+        cell_path.write_text(json.dumps(cell.as_dict()))
+        command = [sys.executable, "-m", "harness.worker", str(cell_path), str(row_path)]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, env=_worker_env(cell.device)
+            )
+        except subprocess.TimeoutExpired:
+            return _failed(cell, f"timed out after {timeout:g} s")
+        if row_path.exists():
+            return Row.from_dict(json.loads(row_path.read_text()))
+        if done.returncode == 2 and "spikebench:" in done.stderr:
+            raise SpikebenchError(done.stderr.strip().splitlines()[-1].removeprefix("spikebench: "))
+        return _failed(cell, _exit_reason(done.returncode, done.stderr))
+
+
+def run_cells(
+    cells: list[Cell],
+    out: Path,
+    environment: dict,
+    *,
+    timeout: float = 3600,
+    runner: Callable[..., Row] = run_isolated,
+) -> list[Row]:
+    """Runs every cell in order, rewriting ``out``'s results after each one."""
+    rows: list[Row] = []
+    with tqdm(cells, unit="cell", file=sys.stderr, dynamic_ncols=True) as progress:
+        for cell in progress:
+            progress.set_postfix_str(cell.label())
+            row = runner(cell, timeout=timeout)
+            rows.append(row)
+            write_results(out, rows, environment)
+            detail = f"{row.epoch_s_median:.3f} s/epoch" if row.epoch_s_median else row.reason
+            progress.write(f"{row.status:>7}  {cell.label()}  {detail}")
+    return rows

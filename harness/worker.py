@@ -1,0 +1,149 @@
+"""Runs one cell and writes its result row: ``python -m harness.worker CELL.json ROW.json``.
+
+Every cell runs in a fresh process (harness/run.py), so JAX and torch never share allocators or
+threads, and a crash or an out-of-memory kill loses that cell only. Whatever goes wrong inside the
+framework becomes the row's ``reason``; the row is written in every case except a hard kill.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+import frameworks
+from frameworks.adapter import Session, SpikeData, Unsupported
+from frameworks.spec import init_weights, shd_spec
+from harness import datasets
+from harness.cell import Cell
+from harness.environment import git_commit
+from harness.errors import SpikebenchError
+from harness.results import Row
+from harness.timing import spread, timed
+
+_OOM_MARKERS = ("out of memory", "RESOURCE_EXHAUSTED", "OutOfMemoryError", "MemoryError")
+
+
+def load_data(cell: Cell, split: str = "train") -> SpikeData:
+    """The cell's dataset (shared by every framework through harness.datasets)."""
+    return datasets.load(
+        cell.task,
+        split=split,
+        source=cell.data,
+        data_dir=cell.data_dir,
+        time_steps=cell.time_steps,
+        n_samples=cell.n_samples if split == "train" else None,
+        seed=cell.seed,
+    )
+
+
+def model_spec(cell: Cell, data: SpikeData):
+    """The canonical spec for the cell, shaped by the data actually loaded."""
+    if cell.task != "shd":
+        raise SpikebenchError(f"unknown task {cell.task!r}; available: shd")
+    return shd_spec(
+        channels=data.input_shape[0],
+        hidden=cell.hidden,
+        time_steps=data.time_steps,
+        train_beta=cell.train_beta,
+        surrogate=cell.surrogate,
+        surrogate_slope=cell.surrogate_slope,
+        learning_rate=cell.learning_rate,
+    )
+
+
+def measure(session: Session, row: Row, epochs: int) -> None:
+    """Compile apart, then ``epochs`` epochs; the first is the warm-up, the rest are timed."""
+    if session.compile_kind:
+        _, row.compile_s = timed(session.compile, session.synchronize)
+    row.compile_kind = session.compile_kind or "none (eager; first-step overhead is in epoch 0)"
+    seconds = []
+    for epoch in range(epochs):
+        handle, elapsed = timed(lambda e=epoch: session.train_epoch(e), session.synchronize)
+        result = session.fetch(handle)
+        seconds.append(elapsed)
+        if epoch == 0:
+            row.loss_first_step = float(result.losses[0])
+        row.loss_per_epoch.append(float(np.mean(result.losses)))
+        row.accuracy_per_epoch.append(result.accuracy)
+    row.epoch_s_all = seconds
+    row.first_epoch_s = seconds[0]
+    row.timed_epochs = len(seconds) - 1
+    row.epoch_s_median, row.epoch_s_min, row.epoch_s_max = spread(seconds[1:])
+    row.peak_memory_bytes, row.peak_memory_source = session.peak_memory()
+
+
+def _failure(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    if any(marker in first for marker in _OOM_MARKERS):
+        return f"out of memory: {first}"[:500]
+    return first[:500]
+
+
+def run_cell(cell: Cell) -> Row:
+    """Runs ``cell`` in this process; every outcome is a row (never raises on framework errors)."""
+    row = Row(
+        framework=cell.framework,
+        task=cell.task,
+        device=cell.device,
+        hidden=cell.hidden,
+        channels=cell.channels,
+        time_steps=cell.time_steps,
+        batch_size=cell.batch_size,
+        epochs=cell.epochs,
+        seed=cell.seed,
+        train_beta=cell.train_beta,
+        surrogate=f"{cell.surrogate}(k={cell.surrogate_slope:g})",
+        git_commit=git_commit(),
+    )
+    start = time.perf_counter()
+    try:
+        adapter = frameworks.load(cell.framework)
+        row.versions = adapter.versions()
+        row.device_name = adapter.device_name(cell.device)
+        data = load_data(cell)
+        row.data, row.n_samples = data.kind, len(data)
+        row.channels, row.time_steps = data.input_shape[0], data.time_steps
+        row.steps_per_epoch = len(data) // cell.batch_size
+        spec = model_spec(cell, data)
+        session = adapter.session(
+            spec,
+            init_weights(spec, seed=cell.seed),
+            data,
+            device=cell.device,
+            batch_size=cell.batch_size,
+            seed=cell.seed,
+        )
+        measure(session, row, cell.epochs)
+        if cell.evaluate:
+            _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
+    except (Unsupported, frameworks.FrameworkUnavailable) as error:
+        row.status, row.reason = "skipped", str(error)
+    except SpikebenchError:
+        raise
+    except Exception as error:  # a framework may fail in any way; the row records how
+        row.status, row.reason = "failed", _failure(error)
+        traceback.print_exc()
+    row.wall_s = time.perf_counter() - start
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    cell_path, row_path = argv if argv is not None else sys.argv[1:]
+    cell = Cell.from_dict(json.loads(Path(cell_path).read_text()))
+    try:
+        row = run_cell(cell)
+    except SpikebenchError as error:
+        print(f"spikebench: {error}", file=sys.stderr)
+        return 2
+    Path(row_path).write_text(json.dumps(row.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
