@@ -41,22 +41,57 @@ def names() -> list[str]:
     return sorted(_entry_points())
 
 
-def load(name: str) -> Adapter:
-    """Instantiates the adapter registered as ``name``.
+def _factory(base: str):
+    points = _entry_points()
+    if base not in points:
+        known = ", ".join(sorted(points)) or "none (is spikebench installed?)"
+        raise UnknownFramework(f"unknown framework {base!r}; registered: {known}")
+    try:
+        return points[base].load()
+    except Exception as error:  # an optional framework may fail to import in many ways
+        raise FrameworkUnavailable(f"{base} is registered but does not import: {error}") from error
+
+
+def validate(name: str) -> None:
+    """Checks that ``name`` (or ``name@variant``) is registered, without building the adapter.
 
     Raises:
-        UnknownFramework: nothing is registered under ``name`` (the message lists what is).
+        UnknownFramework: as ``load``. A framework that does not import passes: its cells are
+            recorded as skipped by the worker.
+    """
+    base, _, variant = name.partition("@")
+    if base not in _entry_points():
+        _factory(base)  # raises UnknownFramework with the list of names
+    if variant:
+        try:
+            factory = _factory(base)
+        except FrameworkUnavailable:
+            return
+        if variant not in getattr(factory, "VARIANTS", {}):
+            load(name)  # raises UnknownFramework listing the variants
+
+
+def load(name: str) -> Adapter:
+    """Instantiates the adapter ``name``, or one of its variants as ``"name@variant"``.
+
+    An adapter class may offer variants (other implementations of the same model, e.g.
+    ``spyx_core@scan``) in a ``VARIANTS`` dict of constructor keyword arguments.
+
+    Raises:
+        UnknownFramework: nothing is registered under the name, or no such variant.
         FrameworkUnavailable: the framework's package fails to import.
     """
-    points = _entry_points()
-    if name not in points:
-        known = ", ".join(sorted(points)) or "none (is spikebench installed?)"
-        raise UnknownFramework(f"unknown framework {name!r}; registered: {known}")
-    try:
-        factory = points[name].load()
-    except Exception as error:  # an optional framework may fail to import in many ways
-        raise FrameworkUnavailable(f"{name} is registered but does not import: {error}") from error
-    return factory()
+    base, _, variant = name.partition("@")
+    factory = _factory(base)
+    if not variant:
+        return factory()
+    variants = getattr(factory, "VARIANTS", {})
+    if variant not in variants:
+        known = ", ".join(f"{base}@{v}" for v in variants) or "none"
+        raise UnknownFramework(f"{base} has no variant {variant!r}; variants: {known}")
+    adapter = factory(**variants[variant])
+    adapter.name = name
+    return adapter
 
 
 __all__ = [
@@ -74,4 +109,5 @@ __all__ = [
     "load",
     "names",
     "shd_spec",
+    "validate",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +19,8 @@ class Cell:
     framework: str
     task: str = "shd"
     device: str = "cpu"
-    hidden: int = 128
+    hidden: int = 128  # H of SHD; n, the layer size, of the micro-benchmark
+    width: int = 1  # channel multiplier m of the N-MNIST conv net
     channels: int = 128
     time_steps: int = 256
     batch_size: int = 256
@@ -31,9 +34,12 @@ class Cell:
     data: str = "auto"  # auto | real | synthetic
     data_dir: str | None = None
     evaluate: bool = False  # also measure test accuracy after training
+    # For projections to the paper's protocol: its epoch count and full training-set size.
+    projected_epochs: int | None = None
+    reference_samples: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "channels", "time_steps", "batch_size", "epochs"):
+        for name in ("hidden", "width", "channels", "time_steps", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.n_samples is not None and self.n_samples < self.batch_size:
@@ -41,6 +47,11 @@ class Cell:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """A stable identity of the whole configuration: a results folder holds each key once."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cell:

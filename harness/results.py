@@ -30,11 +30,13 @@ class Row:
     framework: str
     task: str
     device: str
+    cell_key: str = ""  # Cell.key(): what a resumed run matches on
     status: str = "ok"  # ok | failed | skipped
     reason: str = ""  # why a cell failed or was skipped
     data: str = ""  # "synthetic" or "real"
     device_name: str = ""
     hidden: int = 0
+    width: int = 0
     channels: int = 0
     time_steps: int = 0
     batch_size: int = 0
@@ -52,6 +54,13 @@ class Row:
     epoch_s_min: float | None = None
     epoch_s_max: float | None = None
     epoch_s_all: list[float] = field(default_factory=list)
+    # Projection to the paper's protocol (a reduced sample count scales the epoch linearly in steps):
+    # projected_epoch_s = epoch_s_median * full_steps_per_epoch / steps_per_epoch and
+    # projected_total_s = compile_s + projected_epochs * projected_epoch_s.
+    full_steps_per_epoch: int | None = None
+    projected_epochs: int | None = None
+    projected_epoch_s: float | None = None
+    projected_total_s: float | None = None
     loss_first_step: float | None = None
     loss_per_epoch: list[float] = field(default_factory=list)
     accuracy_per_epoch: list[float] = field(default_factory=list)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from harness.cell import Cell
 from harness.errors import SpikebenchError
-from harness.results import Row, write_results
+from harness.results import Row, read_results, write_results
 
 RESULTS_ROOT = Path("results")
 
@@ -39,6 +39,7 @@ def _worker_env(device: str) -> dict[str, str]:
 def _failed(cell: Cell, reason: str) -> Row:
     return Row(
         framework=cell.framework,
+        cell_key=cell.key(),
         task=cell.task,
         device=cell.device,
         status="failed",
@@ -83,22 +84,43 @@ def run_isolated(cell: Cell, *, timeout: float) -> Row:
         return _failed(cell, _exit_reason(done.returncode, done.stderr))
 
 
+def _previous(out: Path, environment: dict) -> tuple[dict[str, Row], dict]:
+    """Rows already in ``out`` by cell key, and the environment to store (resumes are appended)."""
+    if not (out / "results.json").exists():
+        return {}, environment
+    rows, first = read_results(out)
+    resumed = [*first.get("resumed", []), environment]
+    return {row.cell_key: row for row in rows if row.cell_key}, {**first, "resumed": resumed}
+
+
 def run_cells(
     cells: list[Cell],
     out: Path,
     environment: dict,
     *,
     timeout: float = 3600,
+    retry_failed: bool = False,
     runner: Callable[..., Row] = run_isolated,
 ) -> list[Row]:
-    """Runs every cell in order, rewriting ``out``'s results after each one."""
-    rows: list[Row] = []
-    with tqdm(cells, unit="cell", file=sys.stderr, dynamic_ncols=True) as progress:
+    """Runs every cell not already finished in ``out``, rewriting its results after each one.
+
+    Re-running on the same ``out`` resumes: a cell whose key has a row there is kept, not
+    recomputed (failed ones too, unless ``retry_failed``). Returns the rows of ``cells`` in order.
+    """
+    done, environment = _previous(out, environment)
+    todo = [
+        cell
+        for cell in cells
+        if cell.key() not in done or (retry_failed and done[cell.key()].status == "failed")
+    ]
+    if len(todo) < len(cells):
+        tqdm.write(f"resuming {out}: {len(cells) - len(todo)} cell(s) already finished")
+    with tqdm(todo, unit="cell", file=sys.stderr, dynamic_ncols=True) as progress:
         for cell in progress:
             progress.set_postfix_str(cell.label())
             row = runner(cell, timeout=timeout)
-            rows.append(row)
-            write_results(out, rows, environment)
+            done[cell.key()] = row
+            write_results(out, list(done.values()), environment)
             detail = f"{row.epoch_s_median:.3f} s/epoch" if row.epoch_s_median else row.reason
             progress.write(f"{row.status:>7}  {cell.label()}  {detail}")
-    return rows
+    return [done[cell.key()] for cell in cells]

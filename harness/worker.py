@@ -77,6 +77,17 @@ def measure(session: Session, row: Row, epochs: int) -> None:
     row.peak_memory_bytes, row.peak_memory_source = session.peak_memory()
 
 
+def project(row: Row, cell: Cell) -> None:
+    """Fills the projection to the paper's protocol (see ``Row``) when the cell asks for one."""
+    if cell.projected_epochs is None or row.epoch_s_median is None:
+        return
+    full_samples = cell.reference_samples or row.n_samples
+    row.full_steps_per_epoch = full_samples // cell.batch_size
+    row.projected_epochs = cell.projected_epochs
+    row.projected_epoch_s = row.epoch_s_median * row.full_steps_per_epoch / row.steps_per_epoch
+    row.projected_total_s = (row.compile_s or 0.0) + cell.projected_epochs * row.projected_epoch_s
+
+
 def _failure(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}".strip().splitlines()
     first = text[0] if text else type(error).__name__
@@ -89,9 +100,11 @@ def run_cell(cell: Cell) -> Row:
     """Runs ``cell`` in this process; every outcome is a row (never raises on framework errors)."""
     row = Row(
         framework=cell.framework,
+        cell_key=cell.key(),
         task=cell.task,
         device=cell.device,
         hidden=cell.hidden,
+        width=cell.width,
         channels=cell.channels,
         time_steps=cell.time_steps,
         batch_size=cell.batch_size,
@@ -120,6 +133,7 @@ def run_cell(cell: Cell) -> Row:
             seed=cell.seed,
         )
         measure(session, row, cell.epochs)
+        project(row, cell)
         if cell.evaluate:
             _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
     except (Unsupported, frameworks.FrameworkUnavailable) as error:

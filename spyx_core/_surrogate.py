@@ -36,7 +36,7 @@ def _superspike(x: Any, k: float, xp: Any) -> Any:
 
 
 def _tanh(x: Any, k: float, xp: Any) -> Any:
-    return 1.0 - xp.tanh(k * x) ** 2
+    return 1.0 / xp.cosh(k * x) ** 2  # not 1 - tanh^2: that cancels to 0 in float32
 
 
 def _boxcar(x: Any, k: float, xp: Any) -> Any:

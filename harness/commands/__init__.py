@@ -3,9 +3,11 @@
 Adding a subcommand is one module here plus one entry in ``COMMANDS``.
 """
 
-from harness.commands import frameworks, run
+from harness.commands import frameworks, report, reproduce, run
 
 COMMANDS = {
     "run": run,
+    "reproduce": reproduce,
+    "report": report,
     "frameworks": frameworks,
 }

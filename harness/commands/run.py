@@ -75,13 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
-    known = frameworks.names()
-    chosen = args.frameworks or known
-    unknown = [name for name in chosen if name not in known]
-    if unknown:
-        raise SpikebenchError(
-            f"unknown framework(s) {', '.join(unknown)}; registered: {', '.join(known)}"
-        )
+    chosen = args.frameworks or frameworks.names()
+    try:
+        for name in chosen:
+            frameworks.validate(name)
+    except frameworks.UnknownFramework as error:
+        raise SpikebenchError(str(error)) from None
     samples = args.samples
     if samples is None and args.data == "synthetic":
         samples = QUICK_SAMPLES

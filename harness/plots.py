@@ -1,0 +1,83 @@
+"""The report's figures (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from harness.published import published
+
+_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
+_TABLE = {"shd": "table1", "nmnist": "table2"}
+
+
+def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
+    """Grouped bars of seconds per epoch (log axis, min-max error bars), published values hatched."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    configs = sorted(set(zip(part["size"], part.batch_size, strict=True)))
+    names = sorted(part.framework.unique(), key=lambda f: (f != "spyx_core", f))
+    refs = [
+        p for p in published(_TABLE.get(task, "")) if p.epoch_s and (p.size, p.batch_size) in configs
+    ]
+    ref_names = sorted({p.framework + f" ({p.hardware})" for p in refs})
+    width = 0.8 / max(1, len(names) + len(ref_names))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(configs)), 4.5))
+    x = np.arange(len(configs))
+    for i, name in enumerate(names):
+        rows = part[part.framework == name].set_index(["size", "batch_size"])
+        median = [rows.epoch_s.get(c, np.nan) for c in configs]
+        low = [m - rows.epoch_s_min.get(c, np.nan) for c, m in zip(configs, median, strict=True)]
+        high = [rows.epoch_s_max.get(c, np.nan) - m for c, m in zip(configs, median, strict=True)]
+        ax.bar(x + i * width, median, width, yerr=[low, high], capsize=2, label=name)
+    for j, ref in enumerate(ref_names):
+        values = {
+            (p.size, p.batch_size): p.epoch_s for p in refs if p.framework + f" ({p.hardware})" == ref
+        }
+        heights = [values.get(c, np.nan) for c in configs]
+        ax.bar(x + (len(names) + j) * width, heights, width, hatch="//", fill=False, label=ref)
+    ax.set_yscale("log")
+    ax.set_xticks(x + width * (len(names) + len(ref_names) - 1) / 2)
+    ax.set_xticklabels([f"{_LABEL.get(task, 'size')}={s} B={b}" for s, b in configs])
+    ax.set_ylabel("seconds per epoch (log)")
+    devices = ", ".join(sorted(part.device_name.unique()))
+    ax.set_title(f"{task}: training epoch time on {devices}", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / f"{_TABLE.get(task, task)}.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_micro(frame: pd.DataFrame, out: Path) -> Path:
+    """Micro-benchmark scaling: forward+backward time and peak memory against n (log-log)."""
+    part = frame[(frame.task == "micro") & (frame.status == "ok")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, rows in part.groupby("framework"):
+        rows = rows.sort_values("size")
+        left.errorbar(
+            rows["size"],
+            rows.epoch_s * 1e3,
+            yerr=[(rows.epoch_s - rows.epoch_s_min) * 1e3, (rows.epoch_s_max - rows.epoch_s) * 1e3],
+            marker="o",
+            capsize=2,
+            label=name,
+        )
+        right.plot(rows["size"], rows.peak_memory_mib, marker="o", label=name)
+    for axis, label in ((left, "forward+backward ms"), (right, "peak memory MiB")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("n")
+        axis.set_ylabel(label)
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "micro.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,194 @@
+"""``spikebench report``: the paper's tables (markdown + CSV) and plots from a results folder.
+
+Per grid (table1, table2, micro, or a plain run), two tables: measured seconds per epoch
+(median [min-max]) per framework with each framework's factor against spyx_core, and the protocol
+totals (compile + epochs x median, projected to the full dataset) beside the published numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import SpikebenchError
+from harness.published import published
+from harness.results import Row, read_results
+
+REFERENCE = "spyx_core"
+_SIZE = {"shd": "hidden", "nmnist": "width", "micro": "hidden"}
+_SIZE_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
+_TABLE = {"shd": "table1", "nmnist": "table2", "micro": "micro"}
+
+
+def tidy(rows: list[Row]) -> pd.DataFrame:
+    """One line per row with the fields the tables need, ``size`` being H, m or n."""
+    records = []
+    for r in rows:
+        records.append(
+            {
+                "task": r.task,
+                "size": getattr(r, _SIZE.get(r.task, "hidden")),
+                "batch_size": r.batch_size,
+                "framework": r.framework,
+                "device": r.device,
+                "device_name": r.device_name,
+                "data": r.data,
+                "status": r.status,
+                "reason": r.reason,
+                "n_samples": r.n_samples,
+                "timed_epochs": r.timed_epochs,
+                "compile_s": r.compile_s,
+                "epoch_s": r.epoch_s_median,
+                "epoch_s_min": r.epoch_s_min,
+                "epoch_s_max": r.epoch_s_max,
+                "projected_epoch_s": r.projected_epoch_s,
+                "projected_epochs": r.projected_epochs,
+                "projected_total_s": r.projected_total_s,
+                "peak_memory_mib": r.peak_memory_bytes / 2**20 if r.peak_memory_bytes else None,
+                "peak_memory_source": r.peak_memory_source,
+                "loss_first_step": r.loss_first_step,
+            }
+        )
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return frame
+    keys = ["task", "size", "batch_size", "device"]
+    ref = frame[(frame.framework == REFERENCE) & (frame.status == "ok")].set_index(keys)["epoch_s"]
+    frame["vs_spyx_core"] = [
+        r.epoch_s / ref[k] if pd.notna(r.epoch_s) and k in ref.index else None
+        for k, r in zip(frame[keys].itertuples(index=False, name=None), frame.itertuples(), strict=True)
+    ]
+    return frame
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.{digits}g}"
+
+
+def _epoch_cell(r) -> str:
+    if r.status != "ok":
+        return f"{r.status}: {r.reason[:40]}"
+    return f"{_fmt(r.epoch_s)} [{_fmt(r.epoch_s_min)}-{_fmt(r.epoch_s_max)}]"
+
+
+def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Seconds per epoch, median [min-max], one column per framework, plus factors vs spyx_core."""
+    part = frame[frame.task == task]
+    label = _SIZE_LABEL.get(task, "size")
+    keys = sorted(set(zip(part["size"], part.batch_size, strict=True)))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(keys, names=["size", "batch_size"]))
+    for framework in sorted(part.framework.unique(), key=lambda f: (f != REFERENCE, f)):
+        rows = part[part.framework == framework].set_index(["size", "batch_size"])
+        out[framework] = [_epoch_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
+        if framework != REFERENCE:
+            out[f"{framework} / {REFERENCE}"] = [
+                _fmt(rows.loc[k].vs_spyx_core, 3) + "x"
+                if k in rows.index and pd.notna(rows.loc[k].vs_spyx_core)
+                else ""
+                for k in out.index
+            ]
+    return out.rename_axis([label, "B"]).reset_index()
+
+
+def totals_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Compile seconds and projected protocol totals beside the published numbers."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    label = _SIZE_LABEL.get(task, "size")
+    refs = published(_TABLE.get(task, ""))
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {label: size, "B": batch}
+        for r in group.itertuples():
+            record[f"{r.framework} compile s"] = _fmt(r.compile_s)
+            record[f"{r.framework} total s"] = _fmt(r.projected_total_s, 4)
+        ours = group[group.framework == REFERENCE].projected_total_s
+        for p in refs:
+            if (p.size, p.batch_size) == (size, batch) and p.total_s is not None:
+                record[f"{p.framework} (paper, {p.hardware}) s"] = f"{p.total_s:g} ± {p.total_sd:g}"
+                if len(ours) and pd.notna(ours.iloc[0]):
+                    record[f"{REFERENCE} / {p.framework} (paper)"] = _fmt(ours.iloc[0] / p.total_s) + "x"
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def benchmark_table(paths: list[Path]) -> pd.DataFrame:
+    """pytest-benchmark JSON files (``--benchmark-json``) as one table, in seconds."""
+    records = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SpikebenchError(f"cannot read pytest-benchmark JSON {path}: {error}") from None
+        for bench in document.get("benchmarks", []):
+            stats = bench["stats"]
+            records.append(
+                {
+                    "benchmark": bench["name"],
+                    "median_s": stats["median"],
+                    "iqr_s": stats["iqr"],
+                    "min_s": stats["min"],
+                    "max_s": stats["max"],
+                    "rounds": stats["rounds"],
+                    "machine": document.get("machine_info", {}).get("cpu", {}).get("brand_raw", ""),
+                    "commit": document.get("commit_info", {}).get("id", "")[:12],
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] = ()) -> Path:
+    """Writes ``report.md``, CSV tables and PNG plots for the results in ``folder``."""
+    from harness.plots import plot_epochs, plot_micro  # matplotlib only when reporting
+
+    rows, environment = read_results(folder)
+    out = Path(out or folder)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = tidy(rows)
+    frame.to_csv(out / "report.csv", index=False)
+    lines = [f"# spikebench report: {folder}", "", _environment_lines(environment), ""]
+    for task in sorted(frame.task.unique()) if not frame.empty else []:
+        name = _TABLE.get(task, task)
+        lines += [f"## {name} ({task}): seconds per epoch, median [min-max]", ""]
+        epochs = epoch_table(frame, task)
+        epochs.to_csv(out / f"{name}-epochs.csv", index=False)
+        lines += [epochs.to_markdown(index=False), ""]
+        totals = totals_table(frame, task)
+        if not totals.empty and task != "micro":
+            totals.to_csv(out / f"{name}-totals.csv", index=False)
+            lines += [
+                f"### {name}: compile and projected protocol totals (s)",
+                "",
+                totals.to_markdown(index=False),
+                "",
+            ]
+        png = plot_micro(frame, out) if task == "micro" else plot_epochs(frame, task, out)
+        lines += [f"![{name}]({png.name})", ""]
+    if benchmarks:
+        lines += [
+            "## pytest-benchmark",
+            "",
+            benchmark_table(list(benchmarks)).to_markdown(index=False),
+            "",
+        ]
+    lines += [_NOTES]
+    (out / "report.md").write_text("\n".join(lines))
+    return out / "report.md"
+
+
+def _environment_lines(environment: dict) -> str:
+    gpus = "; ".join(environment.get("gpus", [])) or "none"
+    return (
+        f"Commit `{environment.get('git_commit', '')}`, {environment.get('started_at', '')}. "
+        f"CPU: {environment.get('cpu', '')} ({environment.get('cpu_count', '')} cores). GPUs: {gpus}. "
+        f"Python {environment.get('python', '')}. Command: `{environment.get('command', '')}`."
+    )
+
+
+_NOTES = """Notes: times are measured by spikebench's harness (device synchronised before every clock
+read; compile timed apart; the first epoch is a warm-up; median [min-max] of the timed epochs).
+"total s" projects the paper's protocol: compile + epochs x median seconds per epoch, scaled linearly
+from the measured sample count to the full training set. Published numbers come from other hardware
+(named in the column) and, for mlGeNN, a different model; ratios against them compare machines as
+much as software."""

@@ -1,0 +1,128 @@
+"""Grids in isolated processes: failures stay in their cell, interrupted runs resume, reports render."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
+
+from harness.cell import Cell
+from harness.grids import table1
+from harness.report import write_report
+from harness.results import Row, read_results
+from harness.run import run_cells, run_isolated
+
+SMALL = dict(channels=8, time_steps=8, batch_size=4, n_samples=8, epochs=2, data="synthetic")
+
+
+@pytest.fixture
+def fake_framework(tmp_path, monkeypatch):
+    """Makes the fake adapter discoverable here and in worker processes."""
+    folder = install(tmp_path / "site")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.syspath_prepend(str(folder))
+    return "fakefw"
+
+
+def test_a_crash_and_a_hang_are_recorded_while_other_cells_complete(tmp_path, fake_framework):
+    cells = [Cell(framework=fake_framework, hidden=h, **SMALL) for h in (CRASH_HIDDEN, HANG_HIDDEN, 8)]
+    rows = run_cells(cells, tmp_path / "out", {}, timeout=20)
+    assert [r.status for r in rows] == ["failed", "failed", "ok"]
+    assert rows[0].reason == "RuntimeError: fake framework crashed on purpose"
+    assert rows[1].reason == "timed out after 20 s"
+    assert rows[2].device_name == "fake cpu" and rows[2].loss_first_step == 2.0
+    saved, _ = read_results(tmp_path / "out")
+    assert [r.status for r in saved] == ["failed", "failed", "ok"]
+
+
+def test_interrupted_grid_resumes_without_recomputing(tmp_path, fake_framework):
+    cells = [Cell(framework=fake_framework, hidden=h, **SMALL) for h in (SLOW_HIDDEN, 8, 9, 10)]
+    out = tmp_path / "grid"
+    ran = []
+
+    def interrupted_after_two(cell, *, timeout):
+        if len(ran) == 2:
+            raise KeyboardInterrupt
+        ran.append(cell.hidden)
+        return run_isolated(cell, timeout=timeout)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_cells(cells, out, {"cpu": "first"}, runner=interrupted_after_two)
+    assert [r.hidden for r in read_results(out)[0]] == [SLOW_HIDDEN, 8]
+
+    resumed = []
+
+    def recording(cell, *, timeout):
+        resumed.append(cell.hidden)
+        return run_isolated(cell, timeout=timeout)
+
+    rows = run_cells(cells, out, {"cpu": "second"}, runner=recording)
+    assert resumed == [9, 10]
+    assert [r.hidden for r in rows] == [SLOW_HIDDEN, 8, 9, 10]
+    assert all(r.status == "ok" for r in rows)
+    saved, env = read_results(out)
+    assert len(saved) == 4 and env["cpu"] == "first" and env["resumed"] == [{"cpu": "second"}]
+
+
+def test_failed_cells_are_kept_unless_retried(tmp_path):
+    cell = Cell(framework="spyx_core", **SMALL)
+    calls = []
+
+    def runner(c, *, timeout):
+        calls.append(c)
+        return Row(framework=c.framework, cell_key=c.key(), task="shd", device="cpu", status="failed")
+
+    run_cells([cell], tmp_path, {}, runner=runner)
+    run_cells([cell], tmp_path, {}, runner=runner)
+    assert len(calls) == 1
+    run_cells([cell], tmp_path, {}, runner=runner, retry_failed=True)
+    assert len(calls) == 2
+
+
+def test_table1_grid_matches_the_paper():
+    cells = table1(["spyx_core", "snntorch"], device="cpu", epochs=3, n_samples=512)
+    assert len(cells) == 12
+    assert {(c.hidden, c.batch_size) for c in cells} == {
+        (h, b) for h in (128, 512) for b in (64, 128, 256)
+    }
+    assert all(c.time_steps == 256 and c.projected_epochs == 100 for c in cells)
+    assert len({c.key() for c in cells}) == 12
+
+
+def test_reproduce_and_report_end_to_end(tmp_path, fake_framework):
+    """The CLI runs a (fake) reduced table1 grid, projects totals and writes tables and plots."""
+    from harness import cli
+
+    out = tmp_path / "t1"
+    code = cli.main(
+        ["reproduce", "table1", "--frameworks", fake_framework, "--device", "cpu",
+         "--epochs", "2", "--samples", "256", "--data", "synthetic", "--out", str(out),
+         "--timeout", "300"]
+    )  # fmt: skip
+    assert code == 0
+    rows, _ = read_results(out)
+    assert len(rows) == 6 and all(r.status == "ok" for r in rows)
+    cell = next(r for r in rows if r.hidden == 128 and r.batch_size == 256)
+    assert cell.full_steps_per_epoch == 31 and cell.steps_per_epoch == 1
+    assert cell.projected_total_s == pytest.approx(100 * 31 * cell.epoch_s_median)
+    report = (out / "report.md").read_text()
+    assert "table1 (shd): seconds per epoch" in report
+    assert "Spyx 0.1.x (paper, NVIDIA RTX A6000) s" in report
+    assert (out / "table1.png").stat().st_size > 10_000
+    assert (out / "table1-epochs.csv").exists()
+
+
+def test_report_ingests_pytest_benchmark_json(tmp_path):
+    rows = [Row(framework="spyx_core", task="shd", device="cpu", hidden=8, batch_size=4,
+                epoch_s_median=0.1, epoch_s_min=0.09, epoch_s_max=0.2, compile_s=1.0)]  # fmt: skip
+    from harness.results import write_results
+
+    write_results(tmp_path, rows, {})
+    bench = tmp_path / "bench.json"
+    bench.write_text(
+        '{"benchmarks": [{"name": "test_training_step[spyx_core]", "stats": {"median": 0.01,'
+        ' "iqr": 0.001, "min": 0.009, "max": 0.02, "rounds": 10}}]}'
+    )
+    text = write_report(tmp_path, benchmarks=[bench]).read_text()
+    assert "test_training_step[spyx_core]" in text
