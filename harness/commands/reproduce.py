@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import frameworks
-from harness import environment
+from harness import datasets, environment
 from harness.commands.run import best_device
 from harness.errors import SpikebenchError
 from harness.grids import GRIDS
@@ -31,8 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--epochs", type=int, default=4, help="epochs per cell; the first is the warm-up (default 4)")
     add("--samples", type=int, help="training samples per cell (default: the full set)")
     add("--seed", type=int, default=0)
-    add("--data", default="auto", choices=("auto", "real", "synthetic"))
-    add("--data-dir")
+    datasets.add_data_arguments(parser)
     add("--out", type=Path, help="results folder; an existing one is resumed")
     add("--timeout", type=float, default=3600, help="seconds per cell (default 3600)")
     add("--retry-failed", action="store_true", help="recompute cells that failed before")
@@ -48,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 2:
         raise SpikebenchError("--epochs must be at least 2: one warm-up and one timed epoch")
     device = best_device() if args.device == "auto" else args.device
+    task = {"table1": "shd", "table2": "nmnist"}.get(args.grid)
+    data = datasets.resolve_source(task, args.data, args.data_dir) if task else "synthetic"
     common = dict(
         device=device,
         epochs=args.epochs,
         n_samples=args.samples,
         seed=args.seed,
-        data=args.data,
+        data=data,
         data_dir=args.data_dir,
     )
     try:

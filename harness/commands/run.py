@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import frameworks
-from harness import environment
+from harness import datasets, environment
 from harness.cell import Cell
 from harness.errors import SpikebenchError
 from harness.run import default_out, run_cells
@@ -67,10 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--surrogate", default="arctan", help="surrogate gradient (default arctan)")
     add("--slope", type=float, default=2.0, help="surrogate slope k (default 2)")
     add("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
-    add("--data", default="auto", choices=["auto", "real", "synthetic"], help="default: auto")
-    add("--data-dir", help="folder of the real datasets (default: $SPIKEBENCH_DATA)")
     add("--evaluate", action="store_true", help="also measure test accuracy after training")
     add("--out", type=Path, help="results folder (default: results/<timestamp>-<task>-<device>)")
+    datasets.add_data_arguments(parser)
     add("--timeout", type=float, default=3600, help="seconds per cell before it is stopped")
 
 
@@ -81,8 +80,9 @@ def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
             frameworks.validate(name)
     except frameworks.UnknownFramework as error:
         raise SpikebenchError(str(error)) from None
+    data = datasets.resolve_source(args.task, args.data, args.data_dir)
     samples = args.samples
-    if samples is None and args.data == "synthetic":
+    if samples is None and data == "synthetic":
         samples = QUICK_SAMPLES
     try:
         return [
@@ -101,7 +101,7 @@ def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
                 surrogate=args.surrogate,
                 surrogate_slope=args.slope,
                 learning_rate=args.lr,
-                data=args.data,
+                data=data,
                 data_dir=args.data_dir,
                 evaluate=args.evaluate,
             )
