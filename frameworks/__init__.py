@@ -52,6 +52,26 @@ def _factory(base: str):
         raise FrameworkUnavailable(f"{base} is registered but does not import: {error}") from error
 
 
+SLOW_TO_COMPILE = ("torch_compile",)
+"""Adapters left out of default selections: torch.compile alone takes ~45 s on 2 CPU cores."""
+
+
+def available(*, exact_only: bool = False, include_slow: bool = False) -> list[str]:
+    """Registered adapters that import here (optionally only those computing the canonical model
+    exactly, and optionally with the slow-to-compile ones)."""
+    found = []
+    for name in names():
+        if name in SLOW_TO_COMPILE and not include_slow:
+            continue
+        try:
+            adapter = load(name)
+        except FrameworkUnavailable:
+            continue
+        if not exact_only or getattr(adapter, "exact", True):
+            found.append(name)
+    return found
+
+
 def validate(name: str) -> None:
     """Checks that ``name`` (or ``name@variant``) is registered, without building the adapter.
 
@@ -96,6 +116,7 @@ def load(name: str) -> Adapter:
 
 __all__ = [
     "GROUP",
+    "SLOW_TO_COMPILE",
     "Adapter",
     "EpochResult",
     "FrameworkUnavailable",
@@ -104,6 +125,7 @@ __all__ = [
     "SpikeData",
     "UnknownFramework",
     "Unsupported",
+    "available",
     "epoch_order",
     "init_weights",
     "load",

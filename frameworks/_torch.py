@@ -50,16 +50,20 @@ def spike_function(spec: ModelSpec) -> SpikeFn:
     return lambda x: _Spike.apply(x, derivative, spec.surrogate_slope)
 
 
+def _is_linear_weight(name: str, ndim: int) -> bool:
+    return name.endswith(".weight") and ndim == 2  # conv weights are OIHW in both conventions
+
+
 def to_torch_layout(name: str, value: np.ndarray) -> torch.Tensor:
-    """Canonical ``[in, out]`` Linear weights become torch's ``[out, in]``; betas stay."""
+    """Canonical ``[in, out]`` Linear weights become torch's ``[out, in]``; the rest stays."""
     tensor = torch.from_numpy(np.array(value, dtype=np.float32))
-    return tensor.T.contiguous() if name.endswith(".weight") else tensor
+    return tensor.T.contiguous() if _is_linear_weight(name, tensor.ndim) else tensor
 
 
 def from_torch_layout(name: str, tensor: torch.Tensor) -> np.ndarray:
     """Inverse of ``to_torch_layout``, to numpy."""
     array = tensor.detach().cpu().numpy()
-    return array.T.copy() if name.endswith(".weight") else array.copy()
+    return array.T.copy() if _is_linear_weight(name, array.ndim) else array.copy()
 
 
 def load_canonical(module: torch.nn.Module, spec: ModelSpec, weights: dict[str, np.ndarray]):
@@ -99,6 +103,8 @@ class TorchAdapter:
     name = "torch"
     packages: tuple[str, ...] = ("torch",)
     trains_beta = True
+    session_class: type | None = None
+    """The session type ``session`` builds (``None``: the eager ``TorchSession``)."""
 
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
         """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
@@ -136,7 +142,9 @@ class TorchAdapter:
 
     def session(self, spec, weights, data, *, device, batch_size, seed):
         target = torch_device(device)
-        return _Session(self.model(spec, weights).to(target), spec, data, target, batch_size, seed)
+        session_class = self.session_class or TorchSession
+        module = self.model(spec, weights).to(target)
+        return session_class(module, spec, data, target, batch_size, seed)
 
 
 def integral_crossentropy(readout: torch.Tensor, labels: torch.Tensor, spec: ModelSpec):
@@ -144,8 +152,10 @@ def integral_crossentropy(readout: torch.Tensor, labels: torch.Tensor, spec: Mod
     return F.cross_entropy(readout.sum(0), labels, label_smoothing=spec.label_smoothing)
 
 
-class _Session:
-    compile_kind = None
+class TorchSession:
+    """An eager training session: the ``Session`` protocol for a torch module."""
+
+    compile_kind: str | None = None
 
     def __init__(self, module, spec: ModelSpec, data: SpikeData, device, batch_size, seed):
         self.module, self.spec, self.device = module, spec, device

@@ -13,6 +13,10 @@ Three customisations make that the canonical model (frameworks/spec.py):
 
 ``1 - beta`` and ``beta`` are kept above 1e-6 in these divisions: at ``beta`` exactly 0 or 1 Norse
 cannot express the model, and the result differs there by that margin.
+
+IF integrates as Norse's ``iaf_feed_forward_step`` does (``v + x``, no leak, so no scaling), with
+the same detached subtractive reset (``theta / beta = theta``): Norse's own IAF resets to
+``v_reset``. CuBaLIF, ALIF, RLIF and RIF raise ``Unsupported`` (``UNSUPPORTED`` says why).
 """
 
 from __future__ import annotations
@@ -25,9 +29,26 @@ from norse.torch.functional.leaky_integrator_box import (
 )
 
 from frameworks._torch import SpikeFn, TorchAdapter
-from frameworks.spec import LI, LIF, Linear, ModelSpec
+from frameworks._torch_layers import is_stateless, stateless_module
+from frameworks.adapter import Unsupported
+from frameworks.spec import IF, LI, LIF, ModelSpec
 
 EPS = 1e-6
+
+UNSUPPORTED = {
+    "CuBaLIF": "Norse's current-based lif_feed_forward_step scales the current by dt * tau_mem_inv "
+    "and resets to v_reset through the spike's gradient; the canonical CuBaLIF integrates i[t] "
+    "unscaled with a detached subtractive reset, and this adapter has no exact rewrite of it",
+    "ALIF": "Norse's adaptive neuron (lsnn_feed_forward_step) is also current-based, relaxes its "
+    "threshold b towards v_th and adds beta * z per spike, resetting to v_reset; the canonical "
+    "ALIF has no synaptic current, th[t] = theta + adaptation * a[t] with "
+    "a[t] = gamma * a[t-1] + (1 - gamma) * s[t-1], and a subtractive reset",
+    "RLIF": "Norse's recurrent LIF cells are current-based and reset to v_reset; this adapter has "
+    "no exact form of the canonical RLIF (no synaptic current, detached subtractive reset)",
+    "RIF": "Norse's recurrent IAF (iaf_step) resets to v_reset through the spike's gradient, not "
+    "by the canonical detached subtraction",
+}
+"""Canonical neuron -> why this adapter raises ``Unsupported`` for it."""
 
 
 def _box_integrate(x: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -60,6 +81,19 @@ class NorseLIF(torch.nn.Module):
         return z, self.reset(z, v, self.theta, beta)
 
 
+class NorseIF(torch.nn.Module):
+    """Canonical IF: Norse's IAF integration ``v + x`` with the detached subtractive reset."""
+
+    def __init__(self, theta: float, spike_fn: SpikeFn):
+        super().__init__()
+        self.theta, self.spike_fn = theta, spike_fn
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = v + x
+        z = self.spike_fn(v - self.theta)
+        return z, detached_reset(z, v, self.theta, torch.ones_like(v))
+
+
 class NorseLI(torch.nn.Module):
     """Canonical leaky-integrator readout from Norse's box integrator."""
 
@@ -79,18 +113,23 @@ class NorseNet(torch.nn.Module):
         super().__init__()
         self.layers = torch.nn.ModuleList()
         self.canonical: dict[str, torch.nn.Parameter] = {}
+        self.stateless = [is_stateless(layer) for layer in spec.layers]
         for i, layer in enumerate(spec.layers):
-            if isinstance(layer, Linear):
-                module = torch.nn.Linear(layer.n_in, layer.n_out, bias=False)
-                self.canonical[f"{i}.weight"] = module.weight
+            if is_stateless(layer):
+                module, params = stateless_module(layer)
+                self.canonical.update({f"{i}.{name}": p for name, p in params.items()})
             elif isinstance(layer, LIF):
                 module = self.lif(layer.size, spec.theta, spike_fn)
                 self.canonical[f"{i}.beta"] = module.beta
             elif isinstance(layer, LI):
                 module = NorseLI(layer.size)
                 self.canonical[f"{i}.beta"] = module.beta
+            elif isinstance(layer, IF):
+                module = NorseIF(spec.theta, spike_fn)
             else:
-                raise NotImplementedError(type(layer).__name__)
+                kind = type(layer).__name__
+                reason = UNSUPPORTED.get(kind, "no such neuron")
+                raise Unsupported(f"norse cannot run {kind}: {reason}")
             self.layers.append(module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,7 +138,7 @@ class NorseNet(torch.nn.Module):
         for x_t in x:
             h = x_t
             for i, module in enumerate(self.layers):
-                if isinstance(module, torch.nn.Linear):
+                if self.stateless[i]:
                     h = module(h)
                 else:
                     v = torch.zeros_like(h) if states[i] is None else states[i]

@@ -6,13 +6,21 @@ Neuron maths (discrete time, unit step; ``H`` is the strict Heaviside step, ``H(
              s[t] = H(v[t] - theta)                            (surrogate derivative backward)
     readout  u[t] = beta_out * u[t-1] + I[t],   logits = sum_t u[t]
 
-``beta`` is per neuron, clipped to ``[0, 1]`` on every use, trainable in the paper configuration.
-No biases. Loss: softmax cross-entropy of the logits against one-hot labels smoothed by
-``label_smoothing``, batch mean. Optimiser: Adam (``b1=0.9, b2=0.999, eps=1e-8``).
+The other neurons (IF, CuBaLIF, ALIF, RLIF, RIF) follow the same conventions; their equations are
+written once, in ``spyx_core/_neurons.py`` and ``spyx_core/_recurrent.py``. A spec may name any of
+them; an adapter that cannot express one exactly raises ``Unsupported`` naming it.
+
+Every decay (``beta``, CuBaLIF's ``alpha``, ALIF's ``gamma``) is per neuron, clipped to ``[0, 1]`` on
+every use, trainable in the paper configuration. No biases. Loss: softmax cross-entropy of the
+logits against one-hot labels smoothed by ``label_smoothing``, batch mean. Optimiser: Adam
+(``b1=0.9, b2=0.999, eps=1e-8``).
 
 Layer lists are time-distributed: ``Linear`` acts on every time step; a neuron layer carries state.
-Parameters are named ``"<layer index>.<name>"``: ``"0.weight"`` (``[n_in, n_out]``, ``x @ W``) and
-``"1.beta"`` (``[size]``).
+Layers and their shapes are in ``frameworks.layers``. Parameters are named
+``"<layer index>.<name>"``: ``"0.weight"`` (Linear ``[n_in, n_out]``, ``x @ W``; Conv2d
+``[O, C, k, k]``),
+``"1.beta"``, ``"1.alpha"``, ``"1.gamma"`` (the layer's shape) and ``"1.recurrent"`` (``[size, size]``,
+``s @ W_rec``).
 """
 
 from __future__ import annotations
@@ -22,34 +30,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from frameworks.layers import (
+    ALIF,
+    DECAYS,
+    IF,
+    LAYER_TYPES,
+    LI,
+    LIF,
+    NEURON_TYPES,
+    RIF,
+    RLIF,
+    STATELESS,
+    Conv2d,
+    CuBaLIF,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    Shape,
+    layer_shapes,
+    neuron_shape,
+)
 
-@dataclass(frozen=True, kw_only=True)
-class Linear:
-    """``I[t] = x[t] @ W`` with ``W`` of shape ``[n_in, n_out]``; no bias."""
-
-    n_in: int
-    n_out: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class LIF:
-    """A layer of ``size`` LIF neurons (module docstring); initial beta ~ TruncNormal(0.5, 0.25)."""
-
-    size: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class LI:
-    """A leaky-integrator readout of ``size`` neurons; initial beta 0.8."""
-
-    size: int
-
-
-Layer = Linear | LIF | LI
-LAYER_TYPES: dict[str, type] = {t.__name__: t for t in (Linear, LIF, LI)}
-"""Layer name -> class; ``ModelSpec.from_dict`` reads layers through it."""
+__all__ = [  # the layers are re-exported: adapters read everything canonical from here
+    "ALIF", "DECAYS", "IF", "LAYER_TYPES", "LI", "LIF", "NEURON_TYPES", "RIF", "RLIF", "STATELESS",
+    "Conv2d", "CuBaLIF", "Flatten", "Layer", "Linear", "MaxPool2d", "ModelSpec", "Shape", "init_weights",
+    "is_decay", "layer_shapes", "neuron_shape", "nmnist_spec", "shd_spec", "trained_names",
+]  # fmt: skip
 
 SHD_CLASSES = 20
+NMNIST_CLASSES = 10
+NMNIST_INPUT: Shape = (2, 34, 34)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +72,7 @@ class ModelSpec:
         layers: the network, input first.
         time_steps: ``T``.
         theta: firing threshold of every LIF neuron.
-        train_beta: whether every ``beta`` is a trained parameter.
+        train_beta: whether every decay (``DECAYS``: ``beta``, ``alpha``, ``gamma``) is trained.
         surrogate: surrogate-gradient name (``spyx_core.SURROGATE_DERIVATIVES``).
         surrogate_slope: its slope ``k``.
         label_smoothing: of the integral cross-entropy.
@@ -77,27 +88,36 @@ class ModelSpec:
     surrogate_slope: float = 2.0
     label_smoothing: float = 0.3
     learning_rate: float = 5e-4
-    input_shape: tuple[int, ...] = field(init=False)
+    input_shape: Shape | None = None
+    """Per-step input shape; None takes ``(n_in,)`` of a first Linear layer."""
     n_classes: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.layers or not isinstance(self.layers[0], Linear):
-            raise ValueError("a network starts with a Linear layer")
-        if not isinstance(self.layers[-1], LI):
-            raise ValueError("a network ends with an LI readout")
-        width = self.layers[0].n_in
+        if not self.layers:
+            raise ValueError("a network needs layers")
         for i, layer in enumerate(self.layers):
-            n_in = layer.n_in if isinstance(layer, Linear) else layer.size
-            if n_in != width:
-                raise ValueError(f"layer {i} ({layer}) expects {n_in} inputs, gets {width}")
-            width = layer.n_out if isinstance(layer, Linear) else layer.size
+            if type(layer) not in LAYER_TYPES.values():
+                known = ", ".join(LAYER_TYPES)
+                raise ValueError(f"layer {i} is a {type(layer).__name__}; known layers: {known}")
+        if not isinstance(self.layers[-1], LI) or len(neuron_shape(self.layers[-1])) != 1:
+            raise ValueError("a network ends with an LI readout of one neuron per class")
+        if self.input_shape is None:
+            if not isinstance(self.layers[0], Linear):
+                raise ValueError("input_shape is required unless the network starts with a Linear")
+            object.__setattr__(self, "input_shape", (self.layers[0].n_in,))
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        layer_shapes(self.layers, self.input_shape)  # raises on any mismatch
         for name in ("time_steps", "theta", "surrogate_slope", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        object.__setattr__(self, "input_shape", (self.layers[0].n_in,))
-        object.__setattr__(self, "n_classes", self.layers[-1].size)
+        object.__setattr__(self, "n_classes", neuron_shape(self.layers[-1])[0])
+
+    @property
+    def shapes(self) -> list[Shape]:
+        """Every layer's output shape."""
+        return layer_shapes(self.layers, self.input_shape)
 
     def to_dict(self) -> dict:
         """A JSON-ready description, layers tagged by type."""
@@ -119,21 +139,80 @@ class ModelSpec:
             kind = entry.pop("type")
             if kind not in LAYER_TYPES:
                 raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+            entry = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
             layers.append(LAYER_TYPES[kind](**entry))
+        if fields.get("input_shape") is not None:
+            fields["input_shape"] = tuple(fields["input_shape"])
         return cls(layers=tuple(layers), **fields)
 
 
-def shd_spec(*, channels: int = 128, hidden: int = 128, time_steps: int = 256, **overrides) -> ModelSpec:
-    """The paper's SHD network: Linear(C->H) -> LIF -> Linear(H->H) -> LIF -> Linear(H->20) -> LI."""
+def shd_spec(
+    *,
+    channels: int = 128,
+    hidden: int = 128,
+    time_steps: int = 256,
+    neuron: str = "LIF",
+    **overrides,
+) -> ModelSpec:
+    """The paper's SHD network: Linear(C->H) -> LIF -> Linear(H->H) -> LIF -> Linear(H->20) -> LI.
+
+    ``neuron`` swaps both hidden LIF layers for another of ``NEURON_TYPES``.
+
+    Raises:
+        ValueError: ``neuron`` is not one of ``NEURON_TYPES``.
+    """
+    if neuron not in NEURON_TYPES:
+        raise ValueError(f"unknown neuron {neuron!r}; choose one of: {', '.join(NEURON_TYPES)}")
+    hidden_layer = LAYER_TYPES[neuron]
     layers = (
         Linear(n_in=channels, n_out=hidden),
-        LIF(size=hidden),
+        hidden_layer(size=hidden),
         Linear(n_in=hidden, n_out=hidden),
-        LIF(size=hidden),
+        hidden_layer(size=hidden),
         Linear(n_in=hidden, n_out=SHD_CLASSES),
         LI(size=SHD_CLASSES),
     )
     return ModelSpec(task="shd", layers=layers, time_steps=time_steps, **overrides)
+
+
+def nmnist_spec(
+    *, width: int = 1, time_steps: int = 64, input_shape: Shape = NMNIST_INPUT, **overrides
+) -> ModelSpec:
+    """The paper's N-MNIST conv net, channel multiplier ``width`` (m)::
+
+        Conv(2 -> 12m, 5x5) -> LIF -> MaxPool 2 -> Conv(12m -> 32m, 5x5) -> LIF -> MaxPool 2
+        -> Flatten -> Linear(-> 10) -> LI
+
+    Valid convolutions without bias; every beta starts at 0.5, per neuron (Spyx trains one scalar
+    per layer from 0.5; per-neuron is the canonical model's choice). Paper training: SuperSpike
+    surrogate with slope 25, Adam with learning rate 2e-2. ``input_shape`` may be smaller than
+    ``(2, 34, 34)`` for quick tests.
+    """
+    if width < 1:
+        raise ValueError(f"width must be at least 1, got {width}")
+    stem = (
+        Conv2d(in_channels=input_shape[0], out_channels=12 * width),
+        None,
+        MaxPool2d(),
+        Conv2d(in_channels=12 * width, out_channels=32 * width),
+        None,
+        MaxPool2d(),
+        Flatten(),
+    )
+    layers, shape = [], tuple(input_shape)
+    for layer in stem:
+        layer = layer or LIF(size=shape, beta_init=0.5)  # a LIF on the feature map before it
+        layers.append(layer)
+        shape = layer_shapes((layer,), shape)[0]
+    layers += [Linear(n_in=shape[0], n_out=NMNIST_CLASSES), LI(size=NMNIST_CLASSES, beta_init=0.5)]
+    options = {"surrogate": "superspike", "surrogate_slope": 25.0, "learning_rate": 2e-2}
+    return ModelSpec(
+        task="nmnist",
+        layers=tuple(layers),
+        time_steps=time_steps,
+        input_shape=tuple(input_shape),
+        **(options | overrides),
+    )
 
 
 def _truncated_normal(rng: np.random.Generator, shape, *, mean: float, stddev: float) -> np.ndarray:
@@ -149,24 +228,62 @@ def _truncated_normal(rng: np.random.Generator, shape, *, mean: float, stddev: f
 def init_weights(spec: ModelSpec, *, seed: int) -> dict[str, np.ndarray]:
     """The initial parameters every adapter starts from, float32, deterministic in ``seed``.
 
-    Linear: TruncNormal(0, 1 / sqrt(n_in)) (Haiku's default). LIF beta: TruncNormal(0.5, 0.25),
-    which lies in [0, 1]. LI beta: 0.8. Every beta is present, trained or not.
+    Drawn layer by layer, in this order within a layer:
+
+    - Linear ``weight``: TruncNormal(0, 1 / sqrt(n_in)) (Haiku's default), ``[n_in, n_out]``;
+    - Conv2d ``weight``: TruncNormal(0, 1 / sqrt(C k k)) (Haiku's default), ``[O, C, k, k]``;
+    - CuBaLIF ``alpha``: TruncNormal(0.5, 0.25);
+    - LIF, CuBaLIF, ALIF, RLIF ``beta``: TruncNormal(0.5, 0.25) (lies in [0, 1]), or a LIF's
+      ``beta_init``; LI ``beta``: its ``beta_init`` (0.8 by default);
+    - ALIF ``gamma``: 0.9 (slow threshold adaptation);
+    - RLIF, RIF ``recurrent``: TruncNormal(0, 1 / sqrt(size)), ``[size, size]``.
+
+    IF has no parameters. Every decay is present, trained or not. TruncNormal is cut at two
+    standard deviations.
     """
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
     for i, layer in enumerate(spec.layers):
-        if isinstance(layer, Linear):
-            std = 1.0 / np.sqrt(layer.n_in)
-            weights[f"{i}.weight"] = _truncated_normal(
-                rng, (layer.n_in, layer.n_out), mean=0.0, stddev=std
-            )
-        elif isinstance(layer, LIF):
-            weights[f"{i}.beta"] = _truncated_normal(rng, (layer.size,), mean=0.5, stddev=0.25)
-        elif isinstance(layer, LI):
-            weights[f"{i}.beta"] = np.full((layer.size,), 0.8, np.float32)
+        for name, value in _layer_weights(layer, rng).items():
+            weights[f"{i}.{name}"] = value
     return weights
 
 
+def _layer_weights(layer: Layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One layer's initial parameters (``init_weights``); the draw order fixes the values."""
+    if isinstance(layer, Linear):
+        std = 1.0 / np.sqrt(layer.n_in)
+        return {"weight": _truncated_normal(rng, (layer.n_in, layer.n_out), mean=0.0, stddev=std)}
+    if isinstance(layer, Conv2d):
+        k = layer.kernel_size
+        std = 1.0 / np.sqrt(layer.in_channels * k * k)
+        shape = (layer.out_channels, layer.in_channels, k, k)
+        return {"weight": _truncated_normal(rng, shape, mean=0.0, stddev=std)}
+    if isinstance(layer, MaxPool2d | Flatten):
+        return {}
+    shape = neuron_shape(layer)
+    if isinstance(layer, LI):
+        return {"beta": np.full(shape, layer.beta_init, np.float32)}
+    weights = {}
+    if isinstance(layer, CuBaLIF):
+        weights["alpha"] = _truncated_normal(rng, shape, mean=0.5, stddev=0.25)
+    if isinstance(layer, LIF) and layer.beta_init is not None:
+        weights["beta"] = np.full(shape, layer.beta_init, np.float32)
+    elif isinstance(layer, LIF | CuBaLIF | ALIF | RLIF):
+        weights["beta"] = _truncated_normal(rng, shape, mean=0.5, stddev=0.25)
+    if isinstance(layer, ALIF):
+        weights["gamma"] = np.full(shape, 0.9, np.float32)
+    if isinstance(layer, RLIF | RIF):
+        std = 1.0 / np.sqrt(layer.size)
+        weights["recurrent"] = _truncated_normal(rng, (layer.size, layer.size), mean=0.0, stddev=std)
+    return weights
+
+
+def is_decay(name: str) -> bool:
+    """Whether the canonical parameter ``name`` (``"<i>.<kind>"``) is a decay (``DECAYS``)."""
+    return name.rpartition(".")[2] in DECAYS
+
+
 def trained_names(spec: ModelSpec, weights: dict[str, np.ndarray]) -> list[str]:
-    """The parameter names that training updates (betas drop out when ``train_beta`` is off)."""
-    return [k for k in weights if spec.train_beta or not k.endswith(".beta")]
+    """The parameter names that training updates (decays drop out when ``train_beta`` is off)."""
+    return [k for k in weights if spec.train_beta or not is_decay(k)]

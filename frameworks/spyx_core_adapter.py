@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import haiku as hk
 import jax
@@ -13,7 +14,22 @@ import optax
 import spyx_core
 from frameworks._order import epoch_key, permutation_from_key
 from frameworks.adapter import EpochResult, SpikeData, Unsupported, package_versions
-from frameworks.spec import LI, LIF, Linear, ModelSpec
+from frameworks.spec import (
+    ALIF,
+    IF,
+    LI,
+    LIF,
+    RIF,
+    RLIF,
+    Conv2d,
+    CuBaLIF,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    ModelSpec,
+    is_decay,
+)
 
 _PLATFORMS = {"cpu": "cpu", "gpu": "gpu", "tpu": "tpu"}
 MATMUL_PRECISION = "highest"  # full float32 matmuls (no TF32/bf16 passes) on every device
@@ -23,49 +39,80 @@ def _layer_name(index: int) -> str:
     return f"layer_{index}"
 
 
-def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, impl: str, unroll: int):
-    """The spec's network as a Haiku transform; untrained betas are baked in as constants."""
+def network(
+    spec: ModelSpec,
+    weights: dict[str, np.ndarray],
+    *,
+    impl: str,
+    unroll: int,
+    return_counts: bool = False,
+) -> hk.Transformed:
+    """The spec's network as a Haiku transform; untrained decays are baked in as constants.
+
+    With ``return_counts`` the network returns ``(readout, counts)``: the spike counts of every
+    hidden neuron layer, ``[B, size]`` each (``spyx_core.run_sequential``).
+    """
     spike_fn = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
 
-    def forward(x: jax.Array) -> jax.Array:
-        layers = []
-        for i, layer in enumerate(spec.layers):
-            name = _layer_name(i)
-            fixed_beta = None if spec.train_beta else weights[f"{i}.beta"]
-            if isinstance(layer, Linear):
-                layers.append(hk.Linear(layer.n_out, with_bias=False, name=name))
-            elif isinstance(layer, LIF):
-                layers.append(
-                    spyx_core.LIF(
-                        layer.size,
-                        beta=fixed_beta,
-                        trainable_beta=spec.train_beta,
-                        theta=spec.theta,
-                        spike_fn=spike_fn,
-                        name=name,
-                    )
-                )
-            elif isinstance(layer, LI):
-                layers.append(
-                    spyx_core.LI(layer.size, beta=fixed_beta, trainable_beta=spec.train_beta, name=name)
-                )
-            else:
-                raise Unsupported(f"spyx_core has no layer {type(layer).__name__}")
-        return spyx_core.run_sequential(layers, x, impl=impl, unroll=unroll)
+    def forward(x: jax.Array):
+        layers = [_module(spec, weights, i, layer, spike_fn) for i, layer in enumerate(spec.layers)]
+        return spyx_core.run_sequential(layers, x, impl=impl, unroll=unroll, return_counts=return_counts)
 
     return hk.without_apply_rng(hk.transform(forward))
 
 
-_HAIKU_NAMES = {"weight": "w", "beta": "beta"}
+def _module(spec: ModelSpec, weights: dict[str, np.ndarray], i: int, layer: Layer, spike_fn):
+    """The Haiku module of layer ``i`` (created inside the transform, named ``layer_<i>``)."""
+    name, trained = _layer_name(i), spec.train_beta
+
+    def fixed(decay: str):  # an untrained decay is the given constant; a trained one a parameter
+        return None if trained else weights[f"{i}.{decay}"]
+
+    spiking = {"theta": spec.theta, "spike_fn": spike_fn, "name": name}
+    if isinstance(layer, Linear):
+        return hk.Linear(layer.n_out, with_bias=False, name=name)
+    if isinstance(layer, Conv2d):  # channel-first, as the paper's Spyx net; kernel OIHW
+        return spyx_core.Conv2D(layer.out_channels, layer.kernel_size, name=name)
+    if isinstance(layer, MaxPool2d):
+        window = (1, 1, layer.kernel_size, layer.kernel_size)
+        return functools.partial(hk.max_pool, window_shape=window, strides=window, padding="VALID")
+    if isinstance(layer, Flatten):
+        return hk.Flatten(name=name)
+    if isinstance(layer, LI):
+        return spyx_core.LI(layer.size, beta=fixed("beta"), trainable_beta=trained, name=name)
+    if isinstance(layer, LIF):
+        return spyx_core.LIF(layer.size, beta=fixed("beta"), trainable_beta=trained, **spiking)
+    if isinstance(layer, IF):
+        return spyx_core.IF(layer.size, **spiking)
+    if isinstance(layer, CuBaLIF):
+        decays = {"alpha": fixed("alpha"), "beta": fixed("beta"), "trainable_decays": trained}
+        return spyx_core.CuBaLIF(layer.size, **decays, **spiking)
+    if isinstance(layer, ALIF):
+        decays = {"beta": fixed("beta"), "gamma": fixed("gamma"), "trainable_decays": trained}
+        return spyx_core.ALIF(layer.size, adaptation=layer.adaptation, **decays, **spiking)
+    if isinstance(layer, RLIF):
+        return spyx_core.RLIF(layer.size, beta=fixed("beta"), trainable_beta=trained, **spiking)
+    if isinstance(layer, RIF):
+        return spyx_core.RIF(layer.size, **spiking)
+    raise Unsupported(f"spyx_core has no layer {type(layer).__name__}")
+
+
+_HAIKU_NAMES = {
+    "weight": "w",
+    "alpha": "alpha",
+    "beta": "beta",
+    "gamma": "gamma",
+    "recurrent": "w_rec",
+}
 
 
 def to_haiku(spec: ModelSpec, weights: dict[str, np.ndarray]) -> hk.Params:
     """Canonical names (``"0.weight"``) -> Haiku params (``{"layer_0": {"w": ...}}``)."""
     params: dict = {}
     for key, value in weights.items():
-        index, kind = key.split(".")
-        if kind == "beta" and not spec.train_beta:
+        if is_decay(key) and not spec.train_beta:
             continue
+        index, kind = key.split(".")
         params.setdefault(_layer_name(int(index)), {})[_HAIKU_NAMES[kind]] = jnp.asarray(value)
     return params
 
@@ -80,6 +127,56 @@ def from_haiku(params: hk.Params) -> dict[str, np.ndarray]:
     }
 
 
+def stage(data: SpikeData) -> tuple[spyx_core.StagedData, spyx_core.Decode]:
+    """The host dataset in its device form and the decoder the compiled step unpacks it with.
+
+    Binary spikes stay bit-packed along time; counts become time-packed bit planes
+    (``spyx_core.pack_counts``): exact, and a few bits per count instead of a byte.
+    """
+    labels = data.labels.astype(np.int32)
+    if data.encoding == "counts":
+        return spyx_core.StagedData(spyx_core.pack_counts(data.packed), labels), spyx_core.unpack_counts
+    return spyx_core.StagedData(data.packed, labels), spyx_core.unpack_time
+
+
+def _hash_shuffle(key: jax.Array, n: int) -> jax.Array:
+    """The sample order every framework shares (``frameworks._order``), on the device."""
+    return permutation_from_key(key, n, jnp)
+
+
+def make_spec_trainer(
+    spec: ModelSpec,
+    weights: dict[str, np.ndarray],
+    *,
+    batch_size: int,
+    time_steps: int,
+    impl: str = "layerwise",
+    unroll: int = 1,
+    augment: spyx_core.Augment | None = None,
+    regulariser: spyx_core.Regulariser | None = None,
+    decode: spyx_core.Decode = spyx_core.unpack_time,
+) -> spyx_core.Trainer:
+    """The spec's compiled-epoch trainer: Adam at the spec's rate, its loss, the shared order.
+
+    The epoch key is a uint32 (``frameworks._order.epoch_key``); augmentation derives its PRNG
+    key from it inside the program (``spyx_core.augment_key``). A ``regulariser`` makes the
+    network return its spike counts (``network(return_counts=True)``).
+    """
+    counting = regulariser is not None
+    apply = network(spec, weights, impl=impl, unroll=unroll, return_counts=counting).apply
+    return spyx_core.make_trainer(
+        apply,
+        optax.adam(spec.learning_rate),
+        batch_size=batch_size,
+        time_steps=time_steps,
+        loss=_loss(spec),
+        shuffle=_hash_shuffle,
+        augment=augment,
+        regulariser=regulariser,
+        decode=decode,
+    )
+
+
 def _loss(spec: ModelSpec):
     return functools.partial(spyx_core.integral_crossentropy, smoothing=spec.label_smoothing)
 
@@ -89,6 +186,12 @@ class SpyxCoreAdapter:
 
     name = "spyx_core"
     trains_beta = True
+    VARIANTS: ClassVar[dict[str, dict]] = {
+        "layerwise": {"impl": "layerwise"},
+        "scan": {"impl": "scan"},
+        "scan-unroll32": {"impl": "scan", "unroll": 32},
+    }
+    """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32)."""
 
     def __init__(self, impl: str = "layerwise", unroll: int = 1):
         if impl not in spyx_core.IMPLEMENTATIONS:
@@ -140,17 +243,18 @@ class _Session:
     def __init__(self, adapter, spec, weights, data: SpikeData, device, batch_size, seed):
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
-        trainer = spyx_core.make_trainer(
-            adapter._apply(spec, weights),
-            optax.adam(spec.learning_rate),
+        staged, decode = stage(data)
+        trainer = make_spec_trainer(
+            spec,
+            weights,
             batch_size=batch_size,
             time_steps=data.time_steps,
-            loss=_loss(spec),
-            shuffle=lambda key, n: permutation_from_key(key, n, jnp),
+            impl=adapter.impl,
+            unroll=adapter.unroll,
+            decode=decode,
         )
         with jax.default_device(device):
             self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)
-        staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))
         self.data = jax.device_put(staged, device)
         self._jitted = jax.jit(trainer.epoch, donate_argnums=0)
         self._evaluate = jax.jit(trainer.evaluate)
@@ -199,8 +303,7 @@ class _Session:
         return {name: current.get(name, value.copy()) for name, value in self._initial.items()}
 
     def evaluate(self, data: SpikeData) -> tuple[float, float]:
-        staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))
-        staged = jax.device_put(staged, self.device)
+        staged = jax.device_put(stage(data)[0], self.device)
         with jax.default_matmul_precision(MATMUL_PRECISION):
             loss, accuracy = self._evaluate(self.state.params, staged)
         return float(loss), float(accuracy)

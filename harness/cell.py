@@ -28,9 +28,11 @@ class Cell:
     epochs: int = 3
     seed: int = 0
     train_beta: bool = True
-    surrogate: str = "arctan"
-    surrogate_slope: float = 2.0
-    learning_rate: float = 5e-4
+    neuron: str = "LIF"  # the hidden neurons of the SHD network (frameworks.spec.NEURON_TYPES)
+    # None takes the task's own setting from its spec builder (frameworks.spec).
+    surrogate: str | None = None
+    surrogate_slope: float | None = None
+    learning_rate: float | None = None
     data: str = "auto"  # auto | real | synthetic
     data_dir: str | None = None
     evaluate: bool = False  # also measure test accuracy after training

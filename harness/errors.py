@@ -3,3 +3,7 @@
 
 class SpikebenchError(Exception):
     """A problem the user can fix (bad input, missing data, unknown name); the message says how."""
+
+
+class InvalidGraph(SpikebenchError, ValueError):
+    """A NIR graph is malformed or outside what spikebench runs; the message names the node."""

@@ -33,6 +33,7 @@ class Row:
     cell_key: str = ""  # Cell.key(): what a resumed run matches on
     status: str = "ok"  # ok | failed | skipped
     reason: str = ""  # why a cell failed or was skipped
+    semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
     data: str = ""  # "synthetic" or "real"
     device_name: str = ""
     hidden: int = 0

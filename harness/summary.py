@@ -7,11 +7,15 @@ import pandas as pd
 from harness.results import Row
 
 REFERENCE = "spyx_core"
-_CONFIG = ["task", "device", "data", "hidden", "batch_size", "time_steps", "n_samples"]
+_CONFIG = ["task", "device", "data", "hidden", "width", "batch_size", "time_steps", "n_samples"]
 
 
 def _seconds(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def _size(row) -> str:
+    return f"m={row.width}" if row.task == "nmnist" else f"H={row.hidden}"
 
 
 def summary_frame(rows: list[Row]) -> pd.DataFrame:
@@ -55,17 +59,20 @@ def format_summary(rows: list[Row]) -> str:
                 "status": r.status if r.status == "ok" else f"{r.status}: {r.reason[:60]}",
                 "device": r.device,
                 "data": r.data,
-                "H/B/T/N": f"{r.hidden}/{r.batch_size}/{r.time_steps}/{r.n_samples}",
-                "compile_s": _seconds(r.compile_s, 2),
+                "size/B/T/N": f"{_size(r)}/{r.batch_size}/{r.time_steps}/{r.n_samples}",
+                "compile_s": "" if pd.isna(r.compile_s) else _seconds(r.compile_s, 2),
                 "epoch0_s": _seconds(r.first_epoch_s),
                 "epoch_s median [min-max]": spread,
-                "x spyx_core": f"{r.vs_spyx_core:.1f}" if pd.notna(r.vs_spyx_core) else "",
+                "x spyx_core": f"{r.vs_spyx_core:.3g}" if pd.notna(r.vs_spyx_core) else "",
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
                 "peak_MiB": memory,
             }
         )
     table = pd.DataFrame(lines).to_string(index=False)
+    inexact = frame[frame.semantics.fillna("") != ""] if "semantics" in frame else frame[:0]
+    for _, r in inexact.drop_duplicates("framework").iterrows():
+        table += f"\n{r.framework} is not the canonical model: {r.semantics}"
     deviations = frame.loss_first_step_rel_dev.dropna()
     if len(deviations) > 1:
         table += (

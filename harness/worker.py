@@ -17,7 +17,7 @@ import numpy as np
 
 import frameworks
 from frameworks.adapter import Session, SpikeData, Unsupported
-from frameworks.spec import init_weights, shd_spec
+from frameworks.spec import ModelSpec, init_weights, nmnist_spec, shd_spec
 from harness import datasets
 from harness.cell import Cell
 from harness.environment import git_commit
@@ -41,19 +41,20 @@ def load_data(cell: Cell, split: str = "train") -> SpikeData:
     )
 
 
-def model_spec(cell: Cell, data: SpikeData):
+def model_spec(cell: Cell, data: SpikeData) -> ModelSpec:
     """The canonical spec for the cell, shaped by the data actually loaded."""
-    if cell.task != "shd":
-        raise SpikebenchError(f"unknown task {cell.task!r}; available: shd")
-    return shd_spec(
-        channels=data.input_shape[0],
-        hidden=cell.hidden,
-        time_steps=data.time_steps,
-        train_beta=cell.train_beta,
-        surrogate=cell.surrogate,
-        surrogate_slope=cell.surrogate_slope,
-        learning_rate=cell.learning_rate,
-    )
+    chosen = {
+        "surrogate": cell.surrogate,
+        "surrogate_slope": cell.surrogate_slope,
+        "learning_rate": cell.learning_rate,
+    }
+    common = {k: v for k, v in chosen.items() if v is not None}
+    common |= {"time_steps": data.time_steps, "train_beta": cell.train_beta}
+    if cell.task == "shd":
+        return shd_spec(channels=data.input_shape[0], hidden=cell.hidden, neuron=cell.neuron, **common)
+    if cell.task == "nmnist":
+        return nmnist_spec(width=cell.width, input_shape=data.input_shape, **common)
+    raise SpikebenchError(f"unknown task {cell.task!r}; available: shd, nmnist")
 
 
 def measure(session: Session, row: Row, epochs: int) -> None:
@@ -111,19 +112,20 @@ def run_cell(cell: Cell) -> Row:
         epochs=cell.epochs,
         seed=cell.seed,
         train_beta=cell.train_beta,
-        surrogate=f"{cell.surrogate}(k={cell.surrogate_slope:g})",
         git_commit=git_commit(),
     )
     start = time.perf_counter()
     try:
         adapter = frameworks.load(cell.framework)
         row.versions = adapter.versions()
+        row.semantics = getattr(adapter, "semantics", "")
         row.device_name = adapter.device_name(cell.device)
         data = load_data(cell)
         row.data, row.n_samples = data.kind, len(data)
         row.channels, row.time_steps = data.input_shape[0], data.time_steps
         row.steps_per_epoch = len(data) // cell.batch_size
         spec = model_spec(cell, data)
+        row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
         session = adapter.session(
             spec,
             init_weights(spec, seed=cell.seed),

@@ -136,7 +136,7 @@ def test_cli_run_end_to_end(tmp_path):
     command = [
         sys.executable, "-m", "harness.cli", "run", "--device", "cpu", "--data", "synthetic",
         "--frameworks", "spyx_core,snntorch,norse",
-        "--hidden", "16", "--channels", "16", "--time-steps", "16", "--batch-size", "8",
+        "--hidden", "16", "--time-steps", "16", "--batch-size", "8",
         "--samples", "16", "--epochs", "2", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)

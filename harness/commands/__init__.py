@@ -3,11 +3,14 @@
 Adding a subcommand is one module here plus one entry in ``COMMANDS``.
 """
 
-from harness.commands import frameworks, report, reproduce, run
+from harness.commands import check_adapter, frameworks, nir, report, reproduce, run, train
 
 COMMANDS = {
     "run": run,
     "reproduce": reproduce,
     "report": report,
     "frameworks": frameworks,
+    "check-adapter": check_adapter,
+    "train": train,
+    "nir": nir,
 }

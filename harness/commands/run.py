@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import frameworks
+from frameworks.spec import NEURON_TYPES
 from harness import datasets, environment
 from harness.cell import Cell
 from harness.errors import SpikebenchError
@@ -49,11 +50,16 @@ def best_device() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--task", default="shd", choices=["shd"], help="benchmark task (default: shd)")
-    add("--frameworks", type=_framework_list, help="comma-separated (default: all registered)")
+    add("--task", default="shd", choices=["shd", "nmnist"], help="benchmark task (default: shd)")
+    add(
+        "--frameworks",
+        type=_framework_list,
+        help="comma-separated (default: every installed one but torch_compile, ~45 s to compile)",
+    )
     add("--device", default="auto", choices=DEVICES, help="default: the best one present")
     add("--hidden", type=_positive, default=128, help="hidden neurons H (default 128)")
-    add("--channels", type=_positive, default=128, help="input channels C of the synthetic twin")
+    add("--width", type=_positive, default=1, help="N-MNIST channel multiplier m (default 1)")
+    add("--neuron", default="LIF", choices=NEURON_TYPES, help="SHD hidden neurons (default LIF)")
     add("--batch-size", type=_positive, default=64, help="batch size B (default 64)")
     add("--time-steps", type=_positive, default=256, help="time steps T (default 256)")
     add(
@@ -64,9 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--epochs", type=_positive, default=3, help="epochs; the first is the warm-up (default 3)")
     add("--seed", type=int, default=0, help="seed of weights, data and sample order")
     add("--fixed-beta", action="store_true", help="do not train beta (default: trained)")
-    add("--surrogate", default="arctan", help="surrogate gradient (default arctan)")
-    add("--slope", type=float, default=2.0, help="surrogate slope k (default 2)")
-    add("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
+    add("--surrogate", help="surrogate gradient (default: the task's, arctan for SHD)")
+    add("--slope", type=float, help="surrogate slope k (default: the task's)")
+    add("--lr", type=float, help="Adam learning rate (default: the task's, 5e-4 SHD, 2e-2 N-MNIST)")
     add("--evaluate", action="store_true", help="also measure test accuracy after training")
     add("--out", type=Path, help="results folder (default: results/<timestamp>-<task>-<device>)")
     datasets.add_data_arguments(parser)
@@ -74,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
-    chosen = args.frameworks or frameworks.names()
+    chosen = args.frameworks or frameworks.available()
     try:
         for name in chosen:
             frameworks.validate(name)
@@ -91,7 +97,8 @@ def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
                 task=args.task,
                 device=device,
                 hidden=args.hidden,
-                channels=args.channels,
+                width=args.width,
+                neuron=args.neuron,
                 time_steps=args.time_steps,
                 batch_size=args.batch_size,
                 n_samples=samples,

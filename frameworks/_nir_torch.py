@@ -1,0 +1,129 @@
+"""Running imported (or native) torch modules over time and recording what their neurons emit.
+
+NIR importers return modules that take one time step: ``module(x_t, state) -> (y_t, state)``
+(nirtorch's GraphModule / GraphExecutor). Forward hooks on the neuron submodules collect their
+spikes, so every framework's spikes can be compared layer by layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import nir
+import numpy as np
+import torch
+
+from frameworks.nir_support import Imported, Trace
+from spyx_core import nir as snir
+
+
+@contextmanager
+def recording(modules: Mapping[int, torch.nn.Module]) -> Iterator[dict[int, list[torch.Tensor]]]:
+    """Collects the spikes (first output) of each module, keyed as ``modules``, while active."""
+    seen: dict[int, list[torch.Tensor]] = {index: [] for index in modules}
+    handles = []
+    for index, module in modules.items():
+
+        def hook(_module, _inputs, output, index=index):
+            spikes = output[0] if isinstance(output, tuple) else output
+            seen[index].append(spikes.detach().clone())
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _stacked(seen: dict[int, list[torch.Tensor]]) -> dict[int, np.ndarray]:
+    return {index: torch.stack(steps).numpy() for index, steps in seen.items()}
+
+
+@torch.no_grad()
+def run_steps(
+    module: torch.nn.Module, spikes: np.ndarray, neurons: Mapping[int, torch.nn.Module]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Runs a one-step ``module(x_t, state) -> (y_t, state)`` over ``spikes`` ``[B, T, ...]``.
+
+    Returns:
+        ``(y [T, B, ...], {index: spikes [T, B, n]})`` for the given neuron submodules.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(spikes, 1, 0), np.float32))
+    state, outputs = None, []
+    with recording(neurons) as seen:
+        for x_t in x:
+            y_t, state = module(x_t, state)
+            outputs.append(y_t.detach())
+    return torch.stack(outputs).numpy(), _stacked(seen)
+
+
+@torch.no_grad()
+def run_sequence(
+    module: Callable, spikes: np.ndarray, neurons: Mapping[int, torch.nn.Module]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Runs a whole-sequence adapter module (``[T, B, ...] -> [T, B, K]``), recording spikes."""
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(spikes, 1, 0), np.float32))
+    with recording(neurons) as seen:
+        readout = module(x)
+    return readout.numpy(), _stacked(seen)
+
+
+def apply_readout(current: np.ndarray, readout: snir.Decoded) -> np.ndarray:
+    """The LI readout kept outside the graph: ``u[t] = beta * u[t-1] + gain * y[t]`` (float32)."""
+    beta = np.clip(readout.layer.beta, 0.0, 1.0).astype(np.float32)
+    gain = np.float32(1.0) if readout.gain is None else readout.gain.astype(np.float32)
+    u = np.zeros(current.shape[1:], np.float32)
+    out = np.empty_like(current, dtype=np.float32)
+    for t, y in enumerate(current.astype(np.float32)):
+        u = beta * u + gain * y
+        out[t] = u
+    return out
+
+
+def imported_trace(
+    module: torch.nn.Module,
+    spikes: np.ndarray,
+    neurons: Mapping[int, torch.nn.Module],
+    readout: snir.Decoded | None,
+) -> Trace:
+    """A ``Trace`` of an imported one-step module whose LI readout (if any) was cut out of the graph."""
+    current, recorded = run_steps(module, spikes, neurons)
+    return Trace(recorded, current if readout is None else apply_readout(current, readout))
+
+
+def spiking_nodes(graph: nir.NIRGraph) -> list[str]:
+    """Names of the graph's LIF/IF nodes, which are the spec's layer indices in canonical graphs."""
+    return [name for name, node in graph.nodes.items() if isinstance(node, nir.LIF | nir.IF)]
+
+
+def load_and_run(
+    label: str,
+    load: Callable[[], torch.nn.Module],
+    graph: nir.NIRGraph,
+    spikes: np.ndarray,
+    readout: snir.Decoded | None,
+    *,
+    note: str,
+    exact: bool,
+) -> Imported:
+    """Imports ``graph`` with ``load()`` and runs it; a failure at either step becomes the result.
+
+    Args:
+        label: the row's name.
+        load: builds the one-step module from ``graph`` (the framework's importer).
+        graph: the graph as handed to the importer (its LI readout already cut out).
+        spikes: input ``[B, T, ...]``.
+        readout: the cut-out readout (``without_readout``), None when there was none.
+        note: what was done outside the importer, or the semantic difference kept.
+        exact: whether this way should reproduce the canonical model.
+    """
+    order = snir.chain(graph)[1:-1]  # node name -> layer index
+    try:
+        module = load()
+        neurons = {order.index(n): getattr(module, n.replace(".", "_")) for n in spiking_nodes(graph)}
+        trace = imported_trace(module, spikes, neurons, readout)
+    except Exception as error:  # importers fail by assert, ValueError, TypeError when run...: a result
+        return Imported(label, None, f"{type(error).__name__}: {error}", note, exact)
+    return Imported(label, trace, None, note, exact)

@@ -1,0 +1,128 @@
+"""The canonical model (``frameworks.spec``) as a NIR graph, and back.
+
+``graph_from_spec(spec, weights)`` writes the canonical network through ``spyx_core.nir`` (the one
+place where discrete and continuous parameters are mapped) and records, in the graph metadata, the
+time step ``"dt"``, the exporting ``"source"`` framework and the ``"spec"`` (JSON), so that a reader
+can rebuild the exact ``ModelSpec``. ``spec_from_graph(graph)`` is the inverse. Spec layers with no
+NIR mapping yet (CuBaLIF, ALIF, RLIF, RIF) raise ``Unsupported``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nir
+import numpy as np
+
+from frameworks.adapter import Unsupported
+from frameworks.spec import IF, LI, LIF, Linear, ModelSpec
+from spyx_core import nir as snir
+
+DT = snir.DT
+
+
+def _layer(index: int, layer: Any, spec: ModelSpec, weights: dict[str, np.ndarray]) -> snir.Layer:
+    def param(name: str) -> np.ndarray:
+        return np.asarray(weights[f"{index}.{name}"], np.float32)
+
+    if isinstance(layer, Linear):
+        return snir.LinearLayer(weight=param("weight"))
+    if isinstance(layer, LIF):
+        return snir.LIFLayer(beta=param("beta"), theta=spec.theta)
+    if isinstance(layer, LI):
+        return snir.LILayer(beta=param("beta"))
+    if isinstance(layer, IF):
+        return snir.IFLayer(shape=(layer.size,), theta=spec.theta)
+    raise Unsupported(f"layer {index} is a {type(layer).__name__}, which has no NIR mapping yet")
+
+
+def network_from_spec(
+    spec: ModelSpec, weights: dict[str, np.ndarray], *, dt: float = DT
+) -> snir.Network:
+    """The canonical network as a ``spyx_core.nir.Network`` (weights in the canonical layout).
+
+    Raises:
+        Unsupported: a spec layer that NIR export does not cover yet.
+    """
+    layers = tuple(_layer(i, layer, spec, weights) for i, layer in enumerate(spec.layers))
+    return snir.Network(layers=layers, input_shape=spec.input_shape, dt=dt)
+
+
+def graph_from_spec(
+    spec: ModelSpec, weights: dict[str, np.ndarray], *, source: str = "spyx_core", dt: float = DT
+) -> nir.NIRGraph:
+    """The canonical NIR graph of ``spec`` with ``weights``; metadata names ``source``."""
+    meta = {"source": source, "spec": json.dumps(spec.to_dict())}
+    return snir.to_nir(network_from_spec(spec, weights, dt=dt), metadata=meta)
+
+
+def _spec_layer(layer: snir.Layer) -> Any:
+    if isinstance(layer, snir.LinearLayer):
+        return Linear(n_in=layer.weight.shape[0], n_out=layer.weight.shape[1])
+    size = int(np.prod(layer.shape))
+    kinds = {snir.LIFLayer: LIF, snir.LILayer: LI, snir.IFLayer: IF}
+    return kinds[type(layer)](size=size)
+
+
+def _weights(network: snir.Network) -> dict[str, np.ndarray]:
+    weights = {}
+    for i, layer in enumerate(network.layers):
+        if isinstance(layer, snir.LinearLayer):
+            weights[f"{i}.weight"] = layer.weight
+        elif isinstance(layer, snir.LIFLayer | snir.LILayer):
+            weights[f"{i}.beta"] = layer.beta.reshape(-1)
+    return weights
+
+
+def _theta(network: snir.Network) -> float:
+    spiking = (layer for layer in network.layers if isinstance(layer, snir.LIFLayer | snir.IFLayer))
+    thetas = {layer.theta for layer in spiking}
+    if len(thetas) > 1:
+        raise snir.NIRGraphError(None, f"layers have thresholds {sorted(thetas)}; a spec has one")
+    return thetas.pop() if thetas else 1.0
+
+
+def spec_from_network(
+    network: snir.Network, *, base: ModelSpec | None = None, time_steps: int = 100
+) -> tuple[ModelSpec, dict[str, np.ndarray]]:
+    """The ``ModelSpec`` and canonical weights of a network read from NIR.
+
+    Args:
+        network: as ``spyx_core.nir.from_nir`` returns it.
+        base: a spec whose non-structural fields (task, training rule, ``time_steps``) to keep.
+        time_steps: ``T`` when there is no ``base``.
+
+    Raises:
+        NIRGraphError: the network does not fit a spec (e.g. two thresholds, no LI readout).
+    """
+    layers = tuple(_spec_layer(layer) for layer in network.layers)
+    fields = base.to_dict() if base is not None else {"task": "nir", "time_steps": time_steps}
+    fields.pop("layers", None)
+    fields["theta"] = _theta(network)
+    try:
+        spec = ModelSpec(layers=layers, **fields)
+    except ValueError as error:
+        raise snir.NIRGraphError(None, f"the graph is not a spikebench network: {error}") from None
+    return spec, _weights(network)
+
+
+def spec_from_graph(graph: nir.NIRGraph) -> tuple[ModelSpec, dict[str, np.ndarray]]:
+    """The ``ModelSpec`` and canonical weights a graph holds (its ``"spec"`` metadata, if any).
+
+    Raises:
+        NIRGraphError: the graph is malformed or not a spikebench network (names the node).
+    """
+    base = None
+    if "spec" in (graph.metadata or {}):
+        try:
+            base = ModelSpec.from_dict(json.loads(str(graph.metadata["spec"])))
+        except (ValueError, TypeError, KeyError) as error:
+            raise snir.NIRGraphError(None, f"its 'spec' metadata is unreadable: {error}") from None
+    return spec_from_network(snir.from_nir(graph), base=base)
+
+
+def source_of(graph: nir.NIRGraph) -> str | None:
+    """The framework that exported ``graph`` (metadata ``"source"``), None when unstated."""
+    source = (graph.metadata or {}).get("source")
+    return None if source is None else str(source)

@@ -1,0 +1,137 @@
+"""snnTorch's NIR support (``snntorch.export_nir`` / ``snntorch.import_nir``, snnTorch 1.0.0).
+
+What its importer cannot represent, and what this module does about it:
+
+* ``nir.LI`` has no mapping (``ValueError: Unknown node type``): the readout is cut from the graph
+  and applied outside it (``_nir_normalise.without_readout``).
+* Every LIF becomes ``Leaky(reset_mechanism="zero", reset_delay=False)``, a reset to zero at once,
+  not the canonical subtraction one step later; ``import_from_nir`` takes no option for it. The
+  ``"snntorch"`` entry rebuilds each such neuron as ``snn.Leaky`` with the importer's own beta and
+  threshold and the reset the node metadata states; ``"snntorch, importer reset"`` keeps the
+  importer's neurons, so its deviation is the reset semantics alone.
+* IF needs ``r = 1`` and becomes ``Leaky(beta=0.9, init_hidden=False)``: a leak the IF node does not
+  have, and a ``(spikes, membrane)`` tuple output that breaks the next module of the imported
+  graph (``TypeError`` when run). The ``"snntorch"`` entry's rebuilt neurons fix both.
+* ``dt = 1e-4`` is hard-coded (``_nir_normalise.for_snntorch`` re-expresses other time steps).
+
+Its exporter does not encode the reset mechanism: the readout ``Leaky(reset_mechanism="none")``
+comes out as a spiking LIF, which ``export`` turns back into LI. The importer and exporter print to
+stdout; that output is swallowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from functools import partial
+
+import nir
+import numpy as np
+import snntorch as snn
+import torch
+from snntorch.export_nir import export_to_nir
+from snntorch.import_nir import import_from_nir
+
+from frameworks._nir_normalise import SNNTORCH_DT, canonicalise, for_snntorch, without_readout
+from frameworks._nir_torch import load_and_run, run_sequence, spiking_nodes
+from frameworks.adapter import Unsupported
+from frameworks.nir_support import Imported, Trace
+from frameworks.snntorch_adapter import SnnTorchAdapter
+from frameworks.spec import IF, LIF, ModelSpec
+from spyx_core import nir as snir
+
+NAME = "snntorch"
+EXACT_NOTE = "LI readout applied outside the graph; neurons rebuilt with the metadata's reset"
+IMPORTER_NOTE = "semantic difference: importer resets to zero at once (canonical: subtract, delayed)"
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Swallows snnTorch's stdout prints and nirtorch's deprecation of the API snnTorch calls."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "nirtorch.extract_nir_graph is being deprecated", DeprecationWarning
+        )
+        yield
+
+
+def _export_module(spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Sequential:
+    """The adapter's network as the ``init_hidden`` Sequential that snnTorch's exporter traces."""
+    net = SnnTorchAdapter().model(spec, weights)
+    modules = []
+    for index, module in enumerate(net.layers):
+        if isinstance(module, torch.nn.Linear):
+            modules.append(module)
+        elif isinstance(module, snn.Leaky) and not isinstance(spec.layers[index], IF):
+            size = module.beta.numel()
+            modules.append(
+                snn.Leaky(
+                    beta=module.beta.detach().clone(),
+                    threshold=torch.full((size,), float(spec.theta)),  # a vector: 0-d fails (§2)
+                    reset_mechanism=module.reset_mechanism,
+                    init_hidden=True,
+                )
+            )
+        else:
+            kind = type(spec.layers[index]).__name__
+            raise Unsupported(f"snntorch's NIR export of layer {index} ({kind}) is not supported")
+    return torch.nn.Sequential(*modules)
+
+
+def export(spec: ModelSpec, weights: dict[str, np.ndarray]) -> nir.NIRGraph:
+    """The canonical graph, through ``snntorch.export_nir.export_to_nir`` and normalisation."""
+    module = _export_module(spec, weights)
+    readout = [str(len(spec.layers) - 1)]  # Sequential names its modules by index
+    n_in = spec.input_shape[0]
+    with _quiet():
+        graph = export_to_nir(module, torch.zeros(n_in))  # unbatched sample (nir.md §2)
+    return canonicalise(graph, source=NAME, dt=SNNTORCH_DT, readout=readout, spec=spec)
+
+
+def native(spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> Trace:
+    """The snnTorch adapter's own network on ``spikes``, with each spiking layer's spikes."""
+    net = SnnTorchAdapter().model(spec, weights)
+    spiking = {i: net.layers[i] for i, layer in enumerate(spec.layers) if isinstance(layer, LIF | IF)}
+    readout, recorded = run_sequence(net, spikes, spiking)
+    return Trace(recorded, readout)
+
+
+def _honour_reset(module: torch.nn.Module, graph: nir.NIRGraph) -> None:
+    """Rebuilds every imported neuron with the reset its node states (its beta and threshold kept)."""
+    for name in spiking_nodes(graph):
+        node = graph.nodes[name]
+        if node.metadata.get("reset") != snir.RESET_METADATA["reset"]:
+            continue
+        old = getattr(module, name.replace(".", "_"))
+        # The importer gives IF a leak (beta 0.9); an IF node has none.
+        beta = torch.ones_like(old.beta) if isinstance(node, nir.IF) else old.beta.detach().clone()
+        new = snn.Leaky(beta=beta, threshold=old.threshold.detach().clone(), init_hidden=True)
+        setattr(module, name.replace(".", "_"), new)  # defaults: subtract, one step later
+
+
+def _load(graph: nir.NIRGraph, *, honour_reset: bool) -> torch.nn.Module:
+    with _quiet():
+        module = import_from_nir(graph)
+    if honour_reset:
+        _honour_reset(module, graph)
+    return module
+
+
+def imports(graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:
+    """The graph through ``import_from_nir``: with the metadata's reset, and as the importer sets it."""
+    cut, readout = without_readout(graph)  # the LI readout is applied outside snnTorch
+    prepared = for_snntorch(cut)
+    ways = ((NAME, True, EXACT_NOTE), (f"{NAME}, importer reset", False, IMPORTER_NOTE))
+    return [
+        load_and_run(
+            label,
+            partial(_load, prepared, honour_reset=honour),
+            prepared,
+            spikes,
+            readout,
+            note=note,
+            exact=honour,
+        )
+        for label, honour, note in ways
+    ]

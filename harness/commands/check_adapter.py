@@ -1,0 +1,43 @@
+"""``spikebench check-adapter NAME``: run the adapter conformance suite on one adapter.
+
+Prints one line per check (pass, FAIL, or ``measured`` for a declared deviation, with the relative
+error against spyx_core) and exits 0 when every check passes, 1 otherwise. See
+frameworks/conformance.py for the checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import frameworks
+from frameworks import conformance
+from frameworks.adapter import DEVICES
+from harness.errors import SpikebenchError
+
+HELP = "run the conformance suite on one framework adapter"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("name", help="a registered adapter, or name@variant")
+    add("--device", default="cpu", choices=DEVICES, help="device of the training session (default cpu)")
+    add(
+        "--task",
+        action="append",
+        choices=sorted(conformance.TASKS),
+        help="conformance task (repeatable; default: all)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        adapter = frameworks.load(args.name)
+    except frameworks.UnknownFramework as error:
+        raise SpikebenchError(str(error)) from None
+    except frameworks.FrameworkUnavailable as error:
+        print(f"{args.name}: FAIL: unavailable: {error}")
+        return 1
+    tasks = tuple(args.task) if args.task else None
+    report = conformance.run(adapter, device=args.device, tasks=tasks)
+    print(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,110 @@
+"""``spikebench nir``: export a network as a NIR graph, and check a graph in every framework.
+
+``nir export --framework F --task shd [--weights FILE] --out model.nir`` writes the canonical
+network through framework F's own NIR exporter (seeded initial weights unless ``--weights`` names
+a file from ``frameworks.checkpoint.save_weights``). ``nir check model.nir`` loads the graph into
+every framework that can, runs the same input and prints, per framework, whether it loaded and how
+far its spikes and readout lie from the exporting framework's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from frameworks import nir_support
+from frameworks.adapter import Unsupported
+from frameworks.checkpoint import load_weights
+from frameworks.spec import init_weights, shd_spec
+from harness.errors import InvalidGraph, SpikebenchError
+
+# NIR, JAX and the torch frameworks load only when a nir command runs (nir is an optional extra).
+
+HELP = "export a network as a NIR graph, or check a graph in every framework"
+TASKS = ("shd", "nmnist")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="nir_command", required=True)
+    export = sub.add_parser("export", help="write a network as a NIR graph")
+    export.add_argument("--framework", required=True, help=f"one of {', '.join(nir_support.MODULES)}")
+    export.add_argument("--task", default="shd", choices=TASKS, help="network (default shd)")
+    export.add_argument("--weights", type=Path, help="a weights file (default: seeded init, seed 0)")
+    export.add_argument("--channels", type=_positive, default=128, help="input channels (no --weights)")
+    export.add_argument("--hidden", type=_positive, default=128, help="hidden neurons (no --weights)")
+    export.add_argument("--out", type=Path, required=True, help="the .nir file to write")
+    check = sub.add_parser("check", help="load a NIR graph into every framework and compare")
+    check.add_argument("graph", type=Path, help="a .nir file")
+    check.add_argument("--batch", type=_positive, default=8, help="samples (default 8)")
+    check.add_argument("--time-steps", type=_positive, help="steps (default: the graph's spec)")
+    check.add_argument("--rate", type=_rate, help="input spike probability (default 0.5)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random input")
+
+
+def _network(args: argparse.Namespace):
+    if args.task == "nmnist":
+        raise SpikebenchError("the N-MNIST network (Conv2d/pooling) is not in the model spec yet")
+    if args.weights is None:
+        spec = shd_spec(channels=args.channels, hidden=args.hidden)
+        return spec, init_weights(spec, seed=0)
+    try:
+        spec, weights = load_weights(args.weights)
+    except (OSError, ValueError) as error:
+        raise SpikebenchError(str(error)) from None
+    if spec.task != args.task:
+        raise SpikebenchError(f"{args.weights} holds a {spec.task} network, not {args.task}")
+    return spec, weights
+
+
+def export(args: argparse.Namespace) -> int:
+    """``nir export``: writes the graph and says where."""
+    if args.framework not in nir_support.MODULES:
+        known = ", ".join(nir_support.MODULES)
+        raise SpikebenchError(f"unknown framework {args.framework!r}; NIR export supports: {known}")
+    spec, weights = _network(args)
+    try:
+        graph = nir_support.load(args.framework).export(spec, weights)
+    except Unsupported as error:
+        raise SpikebenchError(str(error)) from None
+    from frameworks.nir_io import write_graph
+
+    write_graph(args.out, graph)
+    print(f"wrote {args.out}: {args.task} network via {args.framework}", file=sys.stderr)
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """``nir check``: prints the comparison table; 1 when an exact import is out of tolerance."""
+    from frameworks.nir_io import read_graph
+    from harness.nir_check import check_graph, format_report
+    from spyx_core.nir import NIRGraphError
+
+    try:
+        rate = {} if args.rate is None else {"rate": args.rate}  # default: nir_check's DEFAULT_RATE
+        graph = read_graph(args.graph)
+        report = check_graph(graph, batch=args.batch, seed=args.seed, time_steps=args.time_steps, **rate)
+    except NIRGraphError as error:
+        raise InvalidGraph(f"{args.graph}: {error}") from None
+    except Unsupported as error:
+        raise SpikebenchError(str(error)) from None
+    print(format_report(report, str(args.graph)))
+    return 0 if report.ok else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    return export(args) if args.nir_command == "export" else check(args)

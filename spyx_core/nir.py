@@ -1,0 +1,64 @@
+"""NIR export and import for spyx_core networks (needs the ``nir`` package: ``pip install nir``).
+
+``to_nir(network)`` writes a feed-forward network of Linear, LIF, LI and IF layers as a NIR graph;
+``from_nir(graph)`` reads one back; ``run(network, x)`` runs it with spyx_core's cores. The mapping
+between the discrete parameters and NIR's continuous ones is derived in ``spyx_core._nir_params``::
+
+    >>> import numpy as np
+    >>> from spyx_core import nir as snir
+    >>> net = snir.Network(layers=(snir.LinearLayer(weight=np.ones((4, 2), np.float32)),
+    ...                            snir.LILayer(beta=np.full(2, 0.8, np.float32))), input_shape=(4,))
+    >>> back = snir.from_nir(snir.to_nir(net))
+    >>> bool(np.array_equal(back.layers[1].beta, net.layers[1].beta))
+    True
+"""
+
+from spyx_core._nir_errors import NIRGraphError as NIRGraphError
+from spyx_core._nir_graph import Network as Network
+from spyx_core._nir_graph import chain as chain
+from spyx_core._nir_graph import from_nir as from_nir
+from spyx_core._nir_graph import to_nir as to_nir
+from spyx_core._nir_layers import Decoded as Decoded
+from spyx_core._nir_layers import IFLayer as IFLayer
+from spyx_core._nir_layers import Layer as Layer
+from spyx_core._nir_layers import LIFLayer as LIFLayer
+from spyx_core._nir_layers import LILayer as LILayer
+from spyx_core._nir_layers import LinearLayer as LinearLayer
+from spyx_core._nir_layers import decode as decode
+from spyx_core._nir_params import BETA_TOLERANCE as BETA_TOLERANCE
+from spyx_core._nir_params import DT as DT
+from spyx_core._nir_params import RESET_METADATA as RESET_METADATA
+from spyx_core._nir_params import beta_from_tau as beta_from_tau
+from spyx_core._nir_params import if_to_nir as if_to_nir
+from spyx_core._nir_params import leaky_gain as leaky_gain
+from spyx_core._nir_params import leaky_to_nir as leaky_to_nir
+from spyx_core._nir_params import lif_to_nir as lif_to_nir
+from spyx_core._nir_run import haiku_params as haiku_params
+from spyx_core._nir_run import run as run
+from spyx_core._nir_run import transform as transform
+
+__all__ = [
+    "BETA_TOLERANCE",
+    "DT",
+    "RESET_METADATA",
+    "Decoded",
+    "IFLayer",
+    "LIFLayer",
+    "LILayer",
+    "Layer",
+    "LinearLayer",
+    "NIRGraphError",
+    "Network",
+    "beta_from_tau",
+    "chain",
+    "decode",
+    "from_nir",
+    "haiku_params",
+    "if_to_nir",
+    "leaky_gain",
+    "leaky_to_nir",
+    "lif_to_nir",
+    "run",
+    "to_nir",
+    "transform",
+]
