@@ -17,6 +17,7 @@ from frameworks import nir_support
 from frameworks.adapter import Unsupported
 from frameworks.checkpoint import load_weights
 from frameworks.spec import init_weights, shd_spec
+from harness.commands._arguments import positive, rate
 from harness.errors import InvalidGraph, SpikebenchError
 
 # NIR, JAX and the torch frameworks load only when a nir command runs (nir is an optional extra).
@@ -25,34 +26,20 @@ HELP = "export a network as a NIR graph, or check a graph in every framework"
 TASKS = ("shd", "nmnist")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="nir_command", required=True)
     export = sub.add_parser("export", help="write a network as a NIR graph")
     export.add_argument("--framework", required=True, help=f"one of {', '.join(nir_support.MODULES)}")
     export.add_argument("--task", default="shd", choices=TASKS, help="network (default shd)")
     export.add_argument("--weights", type=Path, help="a weights file (default: seeded init, seed 0)")
-    export.add_argument("--channels", type=_positive, default=128, help="input channels (no --weights)")
-    export.add_argument("--hidden", type=_positive, default=128, help="hidden neurons (no --weights)")
+    export.add_argument("--channels", type=positive, default=128, help="input channels (no --weights)")
+    export.add_argument("--hidden", type=positive, default=128, help="hidden neurons (no --weights)")
     export.add_argument("--out", type=Path, required=True, help="the .nir file to write")
     check = sub.add_parser("check", help="load a NIR graph into every framework and compare")
     check.add_argument("graph", type=Path, help="a .nir file")
-    check.add_argument("--batch", type=_positive, default=8, help="samples (default 8)")
-    check.add_argument("--time-steps", type=_positive, help="steps (default: the graph's spec)")
-    check.add_argument("--rate", type=_rate, help="input spike probability (default 0.5)")
+    check.add_argument("--batch", type=positive, default=8, help="samples (default 8)")
+    check.add_argument("--time-steps", type=positive, help="steps (default: the graph's spec)")
+    check.add_argument("--rate", type=rate, help="input spike probability (default 0.5)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random input")
 
 

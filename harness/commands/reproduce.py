@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import frameworks
 from harness import datasets, environment
+from harness.commands._arguments import checked_frameworks, framework_list
 from harness.commands.run import best_device
 from harness.errors import SpikebenchError
 from harness.grids import GRIDS
@@ -26,7 +26,7 @@ DEFAULT_FRAMEWORKS = ("spyx_core", "snntorch", "norse")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("grid", choices=sorted(GRIDS), help="which grid")
-    add("--frameworks", help="comma-separated (default: spyx_core,snntorch,norse)")
+    add("--frameworks", type=framework_list, help="comma-separated (default: spyx_core,snntorch,norse)")
     add("--device", default="auto", choices=("auto", "cpu", "gpu", "tpu"))
     add("--epochs", type=int, default=4, help="epochs per cell; the first is the warm-up (default 4)")
     add("--samples", type=int, help="training samples per cell (default: the full set)")
@@ -38,12 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    names = args.frameworks.split(",") if args.frameworks else list(DEFAULT_FRAMEWORKS)
-    try:
-        for name in names:
-            frameworks.validate(name)
-    except frameworks.UnknownFramework as error:
-        raise SpikebenchError(str(error)) from None
+    names = checked_frameworks(args.frameworks, list(DEFAULT_FRAMEWORKS))
     if args.epochs < 2:
         raise SpikebenchError("--epochs must be at least 2: one warm-up and one timed epoch")
     device = best_device() if args.device == "auto" else args.device

@@ -11,6 +11,7 @@ import frameworks
 from frameworks.spec import NEURON_TYPES
 from harness import datasets, environment
 from harness.cell import Cell
+from harness.commands._arguments import checked_frameworks, framework_list, positive
 from harness.errors import SpikebenchError
 from harness.run import default_out, run_cells
 from harness.summary import format_summary
@@ -19,20 +20,6 @@ HELP = "train and time frameworks on one configuration"
 
 DEVICES = ("auto", "cpu", "gpu", "tpu")
 QUICK_SAMPLES = 512
-
-
-def _framework_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one framework name")
-    return names
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def best_device() -> str:
@@ -53,21 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--task", default="shd", choices=["shd", "nmnist"], help="benchmark task (default: shd)")
     add(
         "--frameworks",
-        type=_framework_list,
+        type=framework_list,
         help="comma-separated (default: every installed one but torch_compile, ~45 s to compile)",
     )
     add("--device", default="auto", choices=DEVICES, help="default: the best one present")
-    add("--hidden", type=_positive, default=128, help="hidden neurons H (default 128)")
-    add("--width", type=_positive, default=1, help="N-MNIST channel multiplier m (default 1)")
+    add("--hidden", type=positive, default=128, help="hidden neurons H (default 128)")
+    add("--width", type=positive, default=1, help="N-MNIST channel multiplier m (default 1)")
     add("--neuron", default="LIF", choices=NEURON_TYPES, help="SHD hidden neurons (default LIF)")
-    add("--batch-size", type=_positive, default=64, help="batch size B (default 64)")
-    add("--time-steps", type=_positive, default=256, help="time steps T (default 256)")
+    add("--batch-size", type=positive, default=64, help="batch size B (default 64)")
+    add("--time-steps", type=positive, default=256, help="time steps T (default 256)")
     add(
         "--samples",
-        type=_positive,
+        type=positive,
         help=f"training samples (default: {QUICK_SAMPLES} on the synthetic twin, all of real data)",
     )
-    add("--epochs", type=_positive, default=3, help="epochs; the first is the warm-up (default 3)")
+    add("--epochs", type=positive, default=3, help="epochs; the first is the warm-up (default 3)")
     add("--seed", type=int, default=0, help="seed of weights, data and sample order")
     add("--fixed-beta", action="store_true", help="do not train beta (default: trained)")
     add("--surrogate", help="surrogate gradient (default: the task's, arctan for SHD)")
@@ -80,12 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
-    chosen = args.frameworks or frameworks.available()
-    try:
-        for name in chosen:
-            frameworks.validate(name)
-    except frameworks.UnknownFramework as error:
-        raise SpikebenchError(str(error)) from None
+    chosen = checked_frameworks(args.frameworks, frameworks.available())
     data = datasets.resolve_source(args.task, args.data, args.data_dir)
     samples = args.samples
     if samples is None and data == "synthetic":

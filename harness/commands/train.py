@@ -29,8 +29,15 @@ from frameworks._order import epoch_key
 from frameworks.adapter import SpikeData
 from frameworks.checkpoint import save_weights
 from frameworks.spec import NEURON_TYPES, ModelSpec, init_weights, shd_spec
-from frameworks.spyx_core_adapter import MATMUL_PRECISION, from_haiku, make_spec_trainer, to_haiku
+from frameworks.spyx_core_adapter import (
+    MATMUL_PRECISION,
+    from_haiku,
+    make_spec_trainer,
+    stage,
+    to_haiku,
+)
 from harness import datasets
+from harness.commands._arguments import non_negative, positive
 from harness.errors import SpikebenchError
 
 HELP = "train spyx_core (augmentation, regularisers), print accuracy per epoch, save the weights"
@@ -50,20 +57,6 @@ class EpochStats:
     seconds: float
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
 def _augment_list(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in (*AUGMENTS, "none")]
@@ -78,13 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model, data, augmentation, regulariser and output options (``--help``)."""
     add = parser.add_argument
     add("--task", default="shd", choices=["shd"], help="task (default: shd)")
-    add("--epochs", type=_positive, default=5, help="epochs (default 5)")
-    add("--hidden", type=_positive, default=128, help="hidden neurons H (default 128)")
+    add("--epochs", type=positive, default=5, help="epochs (default 5)")
+    add("--hidden", type=positive, default=128, help="hidden neurons H (default 128)")
     add("--neuron", default="LIF", choices=NEURON_TYPES, help="hidden neuron (default LIF)")
-    add("--batch-size", type=_positive, default=64, help="batch size (default 64)")
-    add("--time-steps", type=_positive, default=256, help="time steps T (default 256)")
-    add("--samples", type=_positive, help="training samples (default: the whole train split)")
-    add("--test-samples", type=_positive, help="test samples (default: the whole test split)")
+    add("--batch-size", type=positive, default=64, help="batch size (default 64)")
+    add("--time-steps", type=positive, default=256, help="time steps T (default 256)")
+    add("--samples", type=positive, help="training samples (default: the whole train split)")
+    add("--test-samples", type=positive, help="test samples (default: the whole test split)")
     add("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
     add("--seed", type=int, default=0, help="seed of weights, data, order and augmentation")
     add("--impl", default="layerwise", choices=spyx_core.IMPLEMENTATIONS, help="default layerwise")
@@ -96,8 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated: shift (random channel shift per sample), jitter (random time "
         "shift per sample and channel); default none",
     )
-    group.add_argument("--max-shift", type=_non_negative, default=4, help="channels (default 4)")
-    group.add_argument("--max-jitter", type=_non_negative, default=2, help="time steps (default 2)")
+    group.add_argument("--max-shift", type=non_negative, default=4, help="channels (default 4)")
+    group.add_argument("--max-jitter", type=non_negative, default=2, help="time steps (default 2)")
     group = parser.add_argument_group("activity regularisers (spyx_core/_regularise.py)")
     group.add_argument("--silence", type=float, metavar="MIN", help="penalise neurons below MIN spikes")
     group.add_argument("--silence-weight", type=float, default=1e-3, help="default 1e-3")
@@ -145,10 +138,6 @@ def load_split(args: argparse.Namespace, split: str, n_samples: int | None) -> S
     )
 
 
-def _stage(data: SpikeData) -> spyx_core.StagedData:
-    return jax.device_put(spyx_core.StagedData(data.packed, data.labels.astype(np.int32)))
-
-
 def fit(args: argparse.Namespace) -> tuple[list[EpochStats], ModelSpec, dict[str, np.ndarray]]:
     """Trains as ``args`` say, printing one line per epoch; returns the history, spec and weights.
 
@@ -181,7 +170,8 @@ def fit(args: argparse.Namespace) -> tuple[list[EpochStats], ModelSpec, dict[str
         f"augment: {','.join(args.augment) or 'none'}; regularisers: {_describe(args)}"
     )
     with jax.default_matmul_precision(MATMUL_PRECISION):
-        history, params = _loop(args, trainer, to_haiku(spec, initial), _stage(train), _stage(test))
+        staged = [jax.device_put(stage(split)[0]) for split in (train, test)]
+        history, params = _loop(args, trainer, to_haiku(spec, initial), *staged)
     return history, spec, {**initial, **from_haiku(jax.device_get(params))}
 
 
