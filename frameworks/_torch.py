@@ -1,7 +1,9 @@
-"""What every PyTorch adapter shares: the surrogate spike, devices, staging and the training loop.
+"""What every PyTorch adapter shares: the surrogate spike, devices, staging, the training loop and
+the micro-benchmark calls (``TorchKernels``).
 
 A torch adapter only says how to build its framework's module for a spec (``TorchAdapter.build``).
-The module maps time-major spikes ``[T, B, ...]`` to the readout ``[T, B, K]`` with a Python loop over
+The module maps time-major spikes ``[T, B, ...]`` to the readout ``[T, B, K]`` (or, for a network
+ending with a spiking layer, its spikes) with a Python loop over
 time, as users of these frameworks write it, and lists its parameters under canonical names in
 ``module.canonical`` (Linear weights in torch's ``[out, in]`` layout; the adapter transposes).
 """
@@ -97,6 +99,28 @@ def _time_major(spikes: torch.Tensor) -> torch.Tensor:
     return spikes.transpose(0, 1).to(torch.float32)
 
 
+def prepare_device(device: torch.device) -> None:
+    """Full float32 on CUDA (TF32 off, as the JAX rows) and a fresh peak-memory count."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def synchronize(device: torch.device) -> None:
+    """Waits for every queued CUDA operation (CPU operations are synchronous)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(device: torch.device) -> tuple[int | None, str]:
+    """Peak bytes since ``prepare_device``: CUDA's allocator peak, on the CPU the process's peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), "torch max_memory_allocated"
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak_kib * 1024, "process max RSS (host; whole process)"
+
+
 class TorchAdapter:
     """Base of the PyTorch adapters; subclasses set ``name``, ``packages`` and ``build``."""
 
@@ -105,6 +129,8 @@ class TorchAdapter:
     trains_beta = True
     session_class: type | None = None
     """The session type ``session`` builds (``None``: the eager ``TorchSession``)."""
+    kernels_class: type | None = None
+    """The kernels type ``kernels`` builds (``None``: the eager ``TorchKernels``)."""
 
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
         """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
@@ -146,6 +172,11 @@ class TorchAdapter:
         module = self.model(spec, weights).to(target)
         return session_class(module, spec, data, target, batch_size, seed)
 
+    def kernels(self, spec, weights, spikes, *, device):
+        target = torch_device(device)
+        kernels_class = self.kernels_class or TorchKernels
+        return kernels_class(self.model(spec, weights).to(target), spikes, target)
+
 
 def integral_crossentropy(readout: torch.Tensor, labels: torch.Tensor, spec: ModelSpec):
     """The canonical loss on a ``[T, B, K]`` readout (``spyx_core.integral_crossentropy``)."""
@@ -167,10 +198,7 @@ class TorchSession:
         self.labels = torch.from_numpy(data.labels.astype(np.int64)).to(device)
         trained = [p for p in module.canonical.values() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trained, lr=spec.learning_rate, betas=(0.9, 0.999))
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = False  # full float32, as the JAX rows
-            torch.backends.cudnn.allow_tf32 = False
-            torch.cuda.reset_peak_memory_stats(device)
+        prepare_device(device)
 
     def compile(self) -> None:
         """Eager PyTorch has nothing to compile: its first-step overhead lands in epoch 0."""
@@ -193,18 +221,14 @@ class TorchSession:
         return losses, correct
 
     def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
 
     def fetch(self, handle) -> EpochResult:
         losses, correct = handle
         return EpochResult(torch.stack(losses).cpu().numpy(), float(torch.stack(correct).mean()))
 
     def peak_memory(self) -> tuple[int | None, str]:
-        if self.device.type == "cuda":
-            return torch.cuda.max_memory_allocated(self.device), "torch max_memory_allocated"
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak_kib * 1024, "process max RSS (host; whole process)"
+        return peak_memory(self.device)
 
     def weights(self) -> dict[str, np.ndarray]:
         return {name: from_torch_layout(name, p) for name, p in self.module.canonical.items()}
@@ -221,3 +245,47 @@ class TorchSession:
             loss_sum += integral_crossentropy(readout, y, self.spec).item() * len(y)
             correct += int((readout.sum(0).argmax(-1) == y).sum())
         return loss_sum / len(data), correct / len(data)
+
+
+class TorchKernels:
+    """Eager micro-benchmark calls on a torch module: the ``Kernels`` protocol.
+
+    The input is staged once, time-major float32 on the device, so that the timed calls do no
+    layout work. ``forward`` runs under ``torch.no_grad`` (no graph kept); ``forward_backward`` is
+    ``module(x).sum().backward()``, every trained parameter's gradient reset to None first (as
+    ``optimizer.zero_grad(set_to_none=True)``), so each call computes the gradient afresh instead
+    of accumulating into the last one.
+    """
+
+    compile_kind: str | None = None
+
+    def __init__(self, module: torch.nn.Module, spikes: np.ndarray, device: torch.device):
+        self.module, self.device = module, device
+        self.x = _time_major(torch.from_numpy(spikes)).contiguous().to(device)
+        self.trained = {name: p for name, p in module.canonical.items() if p.requires_grad}
+        prepare_device(device)
+
+    def compile(self) -> None:
+        """Eager PyTorch has nothing to compile: the warm-up calls absorb first-call overhead."""
+
+    def forward(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.module(self.x)
+
+    def forward_backward(self) -> dict[str, torch.Tensor]:
+        for p in self.trained.values():
+            p.grad = None
+        self.module(self.x).sum().backward()
+        return {name: p.grad for name, p in self.trained.items()}
+
+    def synchronize(self) -> None:
+        synchronize(self.device)
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        return peak_memory(self.device)
+
+    def output(self, handle: torch.Tensor) -> np.ndarray:
+        return handle.detach().cpu().numpy()
+
+    def gradients(self, handle: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {name: from_torch_layout(name, grad) for name, grad in handle.items()}

@@ -10,6 +10,8 @@ loss gradients for the equivalence tests. It is registered under the entry-point
 
 Arrays crossing this interface are numpy: spikes ``[B, T, *input_shape]`` float32 (batch first,
 as datasets store them), readouts ``[T, B, K]`` (time first), parameters in the canonical layout.
+The micro-benchmark (``Adapter.kernels``, optional) times one forward and one forward+backward call
+of a network on a fixed input instead of a training epoch.
 """
 
 from __future__ import annotations
@@ -115,6 +117,41 @@ class Session(Protocol):
 
 
 @runtime_checkable
+class Kernels(Protocol):
+    """One network and one input staged on a device, for the micro-benchmark's timed calls.
+
+    The output is the network's last layer (spikes ``[T, B, n]`` for ``micro_spec``). Calls launch
+    work (maybe asynchronously) and return a handle; ``synchronize`` waits for it, and ``output`` and
+    ``gradients`` copy a handle's values to the host (untimed).
+    """
+
+    compile_kind: str | None
+    """What ``compile`` does, e.g. ``"jax lower+compile"``; None for eager frameworks."""
+
+    def compile(self) -> None:
+        """Compiles the forward and the forward+backward programs ahead of time (eager: no-op)."""
+
+    def forward(self) -> Any:
+        """Launches one forward pass without gradient tracking; returns the output's handle."""
+
+    def forward_backward(self) -> Any:
+        """Launches the forward pass and the backward pass of ``output.sum()`` with respect to
+        every trained parameter, gradients starting from zero; returns the gradients' handle."""
+
+    def synchronize(self) -> None:
+        """Blocks until every launched device operation has finished."""
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        """Peak device memory in bytes and how it was obtained (``None`` when unknown)."""
+
+    def output(self, handle: Any) -> np.ndarray:
+        """A ``forward`` handle's output on the host, ``[T, B, ...]`` float32."""
+
+    def gradients(self, handle: Any) -> dict[str, np.ndarray]:
+        """A ``forward_backward`` handle's gradients on the host, canonical names and layout."""
+
+
+@runtime_checkable
 class Adapter(Protocol):
     """One framework's implementation of the canonical model (module docstring)."""
 
@@ -158,6 +195,24 @@ class Adapter(Protocol):
 
         Every adapter visits the samples in ``frameworks.epoch_order(len(data), seed, epoch)``
         order and drops the last incomplete batch.
+        """
+
+    def kernels(
+        self,
+        spec: ModelSpec,
+        weights: dict[str, np.ndarray],
+        spikes: np.ndarray,
+        *,
+        device: str,
+    ) -> Kernels:
+        """Optional: builds the model, stages ``spikes`` ``[B, T, ...]`` on ``device`` and returns
+        ready ``Kernels`` (the micro-benchmark's forward and forward+backward calls).
+
+        An adapter without this method cannot run the micro-benchmark: the harness records its
+        cells as skipped.
+
+        Raises:
+            Unsupported: the device or a model feature, as ``session``.
         """
 
 

@@ -9,6 +9,9 @@ trained parameter. Each quantity passes when its error is at most its tolerance:
     spikes, labels = equivalence_batch(spec)
     report = compare(load("spyx_core"), load("norse"), spec, init_weights(spec, seed=0), spikes, labels)
     assert report.ok, str(report)
+
+``compare_kernels`` does the same for the micro-benchmark's timed calls (``Adapter.kernels``): the
+whole output of the forward call and the gradients of ``output.sum()``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frameworks.adapter import Adapter
-from frameworks.spec import ModelSpec
+from frameworks.spec import ModelSpec, random_spikes
 
 TINY = 1e-12
 """Floor of the reference's magnitude in ``relative_error``, so an all-zero reference is defined."""
@@ -159,6 +162,53 @@ def compare(
     return EquivalenceReport(reference.name, candidate.name, tuple(comparisons))
 
 
+def compare_kernels(
+    reference: Adapter,
+    candidate: Adapter,
+    spec: ModelSpec,
+    weights: dict[str, np.ndarray],
+    spikes: np.ndarray,
+    *,
+    device: str = "cpu",
+    output_rtol: float = 1e-4,
+    grad_rtol: float = 1e-3,
+) -> EquivalenceReport:
+    """Compares what the micro-benchmark times: both adapters' ``Kernels`` on the same weights and
+    input, the whole output ``[T, B, ...]`` of ``forward`` and the gradients of ``forward_backward``
+    (of ``output.sum()``).
+
+    For a spiking output one flipped spike is a relative error of 1, so the spike trains must be
+    identical.
+
+    Args:
+        reference: the adapter whose values are taken as right.
+        candidate: the adapter under test.
+        spec: the model both build.
+        weights: canonical initial weights.
+        spikes: float32 ``[B, T, *input_shape]``.
+        device: where both run.
+        output_rtol: tolerance of the output.
+        grad_rtol: tolerance of each trained parameter's gradient.
+
+    Returns:
+        The report (quantities ``"output"`` and ``"grad <parameter>"``).
+
+    Raises:
+        Unsupported: either adapter cannot build these kernels.
+    """
+    outputs, grads = [], []
+    for adapter in (reference, candidate):
+        kernels = adapter.kernels(spec, weights, spikes, device=device)
+        kernels.compile()
+        outputs.append(kernels.output(kernels.forward()))
+        grads.append(kernels.gradients(kernels.forward_backward()))
+    comparisons = [
+        Comparison("output", relative_error(outputs[1], outputs[0]), output_rtol),
+        *_grad_comparisons(grads[0], grads[1], grad_rtol),
+    ]
+    return EquivalenceReport(reference.name, candidate.name, tuple(comparisons))
+
+
 def equivalence_batch(
     spec: ModelSpec, *, batch_size: int = 8, seed: int = 0, rate: float = 0.3
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,6 +225,6 @@ def equivalence_batch(
     """
     rng = np.random.default_rng(seed)
     shape = (batch_size, spec.time_steps, *spec.input_shape)
-    spikes = (rng.random(shape) < rate).astype(np.float32)
+    spikes = random_spikes(rng, shape, rate)
     labels = rng.integers(0, spec.n_classes, size=batch_size, dtype=np.int64)
     return spikes, labels

@@ -2,7 +2,8 @@
 
 ``Leaky`` with its defaults (subtractive reset, delayed by one step and detached) is the canonical
 LIF exactly; ``learn_beta=True`` trains a per-neuron beta, clamped to [0, 1] by snnTorch. The
-readout is a ``Leaky`` without reset whose membrane is the output. The surrogate is passed as
+readout is a ``Leaky`` without reset whose membrane is the output; a network ending with a spiking
+layer (the micro-benchmark) outputs that layer's spikes. The surrogate is passed as
 ``spike_grad``, because snnTorch's own atan is a different function (see frameworks/_torch.py).
 
 Other neurons: IF is a ``Leaky`` with beta fixed at 1; CuBaLIF is ``Synaptic`` (the same
@@ -63,6 +64,8 @@ class SnnTorchNet(torch.nn.Module):
         super().__init__()
         self.layers = torch.nn.ModuleList()
         self.canonical: dict[str, torch.nn.Parameter] = {}
+        # An LI readout's output is its membrane (its Leaky's spikes mean nothing); otherwise spikes.
+        self.membrane_out = isinstance(spec.layers[-1], LI)
         for i, layer in enumerate(spec.layers):
             if is_stateless(layer):
                 module, params = stateless_module(layer)
@@ -84,7 +87,7 @@ class SnnTorchNet(torch.nn.Module):
                     h, mems[i] = module(h, mems[i])
                 else:
                     h = module(h)
-            readout.append(mems[-1])
+            readout.append(mems[-1] if self.membrane_out else h)
         return torch.stack(readout)
 
 

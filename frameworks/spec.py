@@ -10,6 +10,9 @@ The other neurons (IF, CuBaLIF, ALIF, RLIF, RIF) follow the same conventions; th
 written once, in ``spyx_core/_neurons.py`` and ``spyx_core/_recurrent.py``. A spec may name any of
 them; an adapter that cannot express one exactly raises ``Unsupported`` naming it.
 
+A network ends with the LI readout (a classifier: ``n_classes`` is its size) or with a spiking
+layer whose spike trains are the output (the micro-benchmark, ``micro_spec``: ``n_classes`` None).
+
 Every decay (``beta``, CuBaLIF's ``alpha``, ALIF's ``gamma``) is per neuron, clipped to ``[0, 1]`` on
 every use, trainable in the paper configuration. No biases. Loss: softmax cross-entropy of the
 logits against one-hot labels smoothed by ``label_smoothing``, batch mean. Optimiser: Adam
@@ -55,12 +58,15 @@ from frameworks.layers import (
 __all__ = [  # the layers are re-exported: adapters read everything canonical from here
     "ALIF", "DECAYS", "IF", "LAYER_TYPES", "LI", "LIF", "NEURON_TYPES", "RIF", "RLIF", "STATELESS",
     "Conv2d", "CuBaLIF", "Flatten", "Layer", "Linear", "MaxPool2d", "ModelSpec", "Shape", "init_weights",
-    "is_decay", "layer_shapes", "neuron_shape", "nmnist_spec", "shd_spec", "trained_names",
+    "is_decay", "layer_shapes", "micro_input", "micro_spec", "neuron_shape", "nmnist_spec",
+    "random_spikes", "shd_spec", "trained_names",
 ]  # fmt: skip
 
 SHD_CLASSES = 20
 NMNIST_CLASSES = 10
 NMNIST_INPUT: Shape = (2, 34, 34)
+MICRO_INPUT_RATE = 0.1
+"""Spike probability per input, step and sample of the micro-benchmark's input (``micro_input``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +74,7 @@ class ModelSpec:
     """One network, its neurons and its training rule: everything two frameworks must share.
 
     Attributes:
-        task: the task the network is for (``"shd"``).
+        task: the task the network is for (``"shd"``, ``"nmnist"``, ``"micro"``).
         layers: the network, input first.
         time_steps: ``T``.
         theta: firing threshold of every LIF neuron.
@@ -90,7 +96,8 @@ class ModelSpec:
     learning_rate: float = 5e-4
     input_shape: Shape | None = None
     """Per-step input shape; None takes ``(n_in,)`` of a first Linear layer."""
-    n_classes: int = field(init=False)
+    n_classes: int | None = field(init=False)
+    """The LI readout's size; None when the network ends with a spiking layer (its spikes out)."""
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -99,8 +106,16 @@ class ModelSpec:
             if type(layer) not in LAYER_TYPES.values():
                 known = ", ".join(LAYER_TYPES)
                 raise ValueError(f"layer {i} is a {type(layer).__name__}; known layers: {known}")
-        if not isinstance(self.layers[-1], LI) or len(neuron_shape(self.layers[-1])) != 1:
-            raise ValueError("a network ends with an LI readout of one neuron per class")
+        last = self.layers[-1]
+        if isinstance(last, LI) and len(neuron_shape(last)) == 1:
+            classes = neuron_shape(last)[0]
+        elif type(last).__name__ in NEURON_TYPES:
+            classes = None  # a spiking output layer: its spike trains are the network's output
+        else:
+            raise ValueError(
+                "a network ends with an LI readout of one neuron per class, or with a spiking "
+                "layer whose spikes are its output"
+            )
         if self.input_shape is None:
             if not isinstance(self.layers[0], Linear):
                 raise ValueError("input_shape is required unless the network starts with a Linear")
@@ -112,7 +127,7 @@ class ModelSpec:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        object.__setattr__(self, "n_classes", neuron_shape(self.layers[-1])[0])
+        object.__setattr__(self, "n_classes", classes)
 
     @property
     def shapes(self) -> list[Shape]:
@@ -213,6 +228,38 @@ def nmnist_spec(
         input_shape=tuple(input_shape),
         **(options | overrides),
     )
+
+
+def micro_spec(n: int, *, time_steps: int = 500, **overrides) -> ModelSpec:
+    """The Open Neuromorphic micro-benchmark network: Linear(n -> n) -> LIF(n), its spikes the output.
+
+    One canonical LIF layer (per-neuron beta, detached delayed reset, the spec's surrogate) whose
+    spike trains ``[T, B, n]`` are the network's output, so ``n_classes`` is None. ONM times its
+    forward pass and the backward pass of ``output.sum()`` (notes/benchmarking.md §1).
+    """
+    layers = (Linear(n_in=n, n_out=n), LIF(size=n))
+    return ModelSpec(task="micro", layers=layers, time_steps=time_steps, **overrides)
+
+
+def random_spikes(rng: np.random.Generator, shape: Shape, rate: float) -> np.ndarray:
+    """Bernoulli(``rate``) binary spikes of ``shape``, float32, drawn from ``rng``."""
+    return (rng.random(shape) < rate).astype(np.float32)
+
+
+def micro_input(
+    spec: ModelSpec, *, batch_size: int = 16, seed: int = 0, rate: float = MICRO_INPUT_RATE
+) -> np.ndarray:
+    """The micro-benchmark's input, float32 spikes ``[B, T, n]``: the same for every framework.
+
+    Bernoulli(``rate``) spikes from ``numpy.random.default_rng(seed)``. ONM fed Gaussian floats to
+    the torch libraries and all-ones to Spyx, so activity differed between frameworks; here every
+    framework gets these same binary spikes.
+    """
+    rng = np.random.default_rng(seed)
+    spikes = np.empty((batch_size, spec.time_steps, *spec.input_shape), np.float32)
+    for b in range(batch_size):  # sample by sample: one float64 draw would be twice the input's size
+        spikes[b] = random_spikes(rng, spikes.shape[1:], rate)  # same values as one draw
+    return spikes
 
 
 def _truncated_normal(rng: np.random.Generator, shape, *, mean: float, stddev: float) -> np.ndarray:

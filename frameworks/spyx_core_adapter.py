@@ -1,4 +1,5 @@
-"""spyx_core: the canonical model in JAX + Haiku, one compiled program per training epoch."""
+"""spyx_core: the canonical model in JAX + Haiku, one compiled program per training epoch (and,
+for the micro-benchmark, one forward and one forward+backward program)."""
 
 from __future__ import annotations
 
@@ -236,6 +237,27 @@ class SpyxCoreAdapter:
     def session(self, spec, weights, data, *, device, batch_size, seed):
         return _Session(self, spec, weights, data, self._device(device), batch_size, seed)
 
+    def kernels(self, spec, weights, spikes, *, device):
+        return _Kernels(self._apply(spec, weights), spec, weights, spikes, self._device(device))
+
+
+def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> tuple[int | None, str]:
+    """Peak device memory: the device's own peak where it reports one (GPU, TPU), otherwise the
+    memory plan XLA made for ``compiled`` (the CPU reports none), labelled as such."""
+    stats = device.memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return int(stats["peak_bytes_in_use"]), "jax memory_stats peak_bytes_in_use"
+    plan = compiled.memory_analysis() if compiled is not None else None
+    if plan is None:
+        return None, "unknown"
+    planned = (
+        plan.argument_size_in_bytes
+        + plan.output_size_in_bytes
+        + plan.temp_size_in_bytes
+        - plan.alias_size_in_bytes
+    )
+    return int(planned), "xla memory_analysis (planned: arguments+outputs+temp-aliased)"
+
 
 class _Session:
     compile_kind = "jax lower+compile"
@@ -281,21 +303,7 @@ class _Session:
         return EpochResult(np.asarray(metrics.loss), float(np.mean(metrics.accuracy)))
 
     def peak_memory(self) -> tuple[int | None, str]:
-        stats = self.device.memory_stats() or {}
-        if "peak_bytes_in_use" in stats:
-            return int(stats["peak_bytes_in_use"]), "jax memory_stats peak_bytes_in_use"
-        if self._epoch is None:
-            return None, "unknown"
-        plan = self._epoch.memory_analysis()
-        if plan is None:
-            return None, "unknown"
-        planned = (
-            plan.argument_size_in_bytes
-            + plan.output_size_in_bytes
-            + plan.temp_size_in_bytes
-            - plan.alias_size_in_bytes
-        )
-        return int(planned), "xla memory_analysis (planned: arguments+outputs+temp-aliased)"
+        return peak_memory(self.device, self._epoch)
 
     def weights(self) -> dict[str, np.ndarray]:
         # Untrained betas are constants of the program, not params: report them as given.
@@ -307,3 +315,54 @@ class _Session:
         with jax.default_matmul_precision(MATMUL_PRECISION):
             loss, accuracy = self._evaluate(self.state.params, staged)
         return float(loss), float(accuracy)
+
+
+class _Kernels:
+    """The ``Kernels`` protocol in JAX: the forward and the gradient of ``output.sum()`` as two
+    jitted programs, lowered and compiled in ``compile``, on parameters and input staged once.
+
+    The memory plan of the forward+backward program stands for the peak where the device reports
+    none (``peak_memory``): it computes the forward too, so it is the larger of the two.
+    """
+
+    compile_kind = "jax lower+compile (forward; forward+backward)"
+
+    def __init__(self, apply, spec: ModelSpec, weights: dict[str, np.ndarray], spikes, device):
+        self.device = device
+        self.params = jax.device_put(to_haiku(spec, weights), device)
+        self.x = jax.device_put(np.ascontiguousarray(np.moveaxis(spikes, 1, 0)), device)
+
+        def total(params: hk.Params, x: jax.Array) -> jax.Array:
+            return apply(params, x).sum()
+
+        self._jitted = (jax.jit(apply), jax.jit(jax.grad(total)))
+        self._compiled: tuple | None = None
+        self._last = None  # the newest call's result: what ``synchronize`` waits for
+
+    def compile(self) -> None:
+        with jax.default_matmul_precision(MATMUL_PRECISION):
+            self._compiled = tuple(f.lower(self.params, self.x).compile() for f in self._jitted)
+
+    def _call(self, which: int):
+        if self._compiled is None:
+            self.compile()
+        self._last = self._compiled[which](self.params, self.x)
+        return self._last
+
+    def forward(self) -> jax.Array:
+        return self._call(0)
+
+    def forward_backward(self) -> hk.Params:
+        return self._call(1)
+
+    def synchronize(self) -> None:
+        jax.block_until_ready(self._last)
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        return peak_memory(self.device, self._compiled[1] if self._compiled else None)
+
+    def output(self, handle: jax.Array) -> np.ndarray:
+        return np.asarray(handle)
+
+    def gradients(self, handle: hk.Params) -> dict[str, np.ndarray]:
+        return from_haiku(jax.device_get(handle))

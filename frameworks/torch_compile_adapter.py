@@ -3,7 +3,9 @@
 ``Session.compile`` runs one forward and backward pass on a batch of the staged data and throws the
 gradients away (no optimiser step, so the weights stay as given): dynamo traces the unrolled time
 loops and inductor compiles the forward and backward graphs, and the harness times this as
-``compile_s``. The epochs then run the compiled graphs. The readout and gradients of the
+``compile_s``. The epochs then run the compiled graphs. The micro-benchmark's ``Kernels.compile``
+likewise runs one no-grad forward and one forward+backward call (two graphs: dynamo compiles the
+no-grad forward apart), timed as ``compile_s``. The readout and gradients of the
 equivalence checks also run compiled (the readout through the same, grad-enabled graph), so the
 conformance suite tests the compiled numerics. ``evaluate`` (untimed) runs the eager module, so that
 it compiles no second, inference-only graph.
@@ -25,14 +27,16 @@ On the CPU inductor needs a C++ compiler; where compilation fails, the session r
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch._dynamo.exc import BackendCompilerFailed
 from torch._inductor.exc import InductorError
 
-from frameworks._torch import TorchSession, _time_major, integral_crossentropy
+from frameworks._torch import TorchKernels, TorchSession, _time_major, integral_crossentropy
 from frameworks.adapter import SpikeData, Unsupported
 from frameworks.spec import ModelSpec
 from frameworks.torch_plain_adapter import TorchPlainAdapter
@@ -71,6 +75,16 @@ class QuietlyCompiled(torch.nn.Module):
             return self.compiled(x)
 
 
+@contextlib.contextmanager
+def compile_failures_unsupported() -> Iterator[None]:
+    """Turns inductor's compile failures (e.g. no C++ compiler on the CPU) into ``Unsupported``."""
+    try:
+        yield
+    except _COMPILE_ERRORS as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise Unsupported(f"torch.compile fails here: {type(error).__name__}: {first}") from error
+
+
 class CompiledSession(TorchSession):
     """A ``TorchSession`` of a ``QuietlyCompiled`` module; ``compile`` warms it up."""
 
@@ -83,12 +97,9 @@ class CompiledSession(TorchSession):
             Unsupported: inductor cannot compile here (e.g. no C++ compiler on the CPU).
         """
         index = torch.arange(self.batch_size, device=self.device)
-        try:
+        with compile_failures_unsupported():
             readout = self.module(_time_major(self.spikes[index]))
             integral_crossentropy(readout, self.labels[index], self.spec).backward()
-        except _COMPILE_ERRORS as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise Unsupported(f"torch.compile fails here: {type(error).__name__}: {first}") from error
         self.optimizer.zero_grad(set_to_none=True)
 
     def evaluate(self, data: SpikeData) -> tuple[float, float]:
@@ -98,6 +109,23 @@ class CompiledSession(TorchSession):
             return super().evaluate(data)
         finally:
             self.module = compiled
+
+
+class CompiledKernels(TorchKernels):
+    """``TorchKernels`` of a ``QuietlyCompiled`` module; ``compile`` builds both graphs it times."""
+
+    compile_kind = "torch.compile (inductor): the no-grad forward and the forward+backward graphs"
+
+    def compile(self) -> None:
+        """Runs one forward (no grad: dynamo compiles a separate inference graph) and one
+        forward+backward call, so that the timed calls find both graphs compiled.
+
+        Raises:
+            Unsupported: inductor cannot compile here (e.g. no C++ compiler on the CPU).
+        """
+        with compile_failures_unsupported():
+            self.forward()
+            self.forward_backward()
 
 
 _COMPILED_SPEC: dict[str, ModelSpec] = {}
@@ -121,6 +149,7 @@ class TorchCompileAdapter(TorchPlainAdapter):
 
     name = "torch_compile"
     session_class = CompiledSession
+    kernels_class = CompiledKernels
 
     def model(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Module:
         """``torch_plain``'s module, compiled lazily on its first call."""

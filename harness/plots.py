@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullLocator
 
 from harness.published import published
 
@@ -56,23 +57,36 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
 
 
 def plot_micro(frame: pd.DataFrame, out: Path) -> Path:
-    """Micro-benchmark scaling: forward+backward time and peak memory against n (log-log)."""
+    """Micro-benchmark scaling against n (log-log): forward+backward time per call (min-max error
+    bars; the published anchors dashed, labelled with their hardware) and peak memory."""
     part = frame[(frame.task == "micro") & (frame.status == "ok")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     for name, rows in part.groupby("framework"):
         rows = rows.sort_values("size")
         left.errorbar(
             rows["size"],
-            rows.epoch_s * 1e3,
-            yerr=[(rows.epoch_s - rows.epoch_s_min) * 1e3, (rows.epoch_s_max - rows.epoch_s) * 1e3],
+            rows.step_s * 1e3,
+            yerr=[(rows.step_s - rows.step_s_min) * 1e3, (rows.step_s_max - rows.step_s) * 1e3],
             marker="o",
             capsize=2,
             label=name,
         )
         right.plot(rows["size"], rows.peak_memory_mib, marker="o", label=name)
+    anchors: dict[str, list] = {}
+    for p in published("micro"):
+        anchors.setdefault(f"{p.framework} ({p.hardware})", []).append((p.size, p.epoch_s * 1e3))
+    for label, points in anchors.items():
+        sizes, ms = zip(*sorted(points), strict=True)
+        left.plot(sizes, ms, linestyle="--", marker="x", alpha=0.6, label=label)
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d))
+    left.set_title(f"forward+backward per call on {devices or 'unknown device'}", fontsize=9)
+    right.set_title("peak memory (sources differ: see the report)", fontsize=9)
+    sizes = sorted({*part["size"], *(p.size for p in published("micro"))})
     for axis, label in ((left, "forward+backward ms"), (right, "peak memory MiB")):
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.xaxis.set_minor_locator(NullLocator())  # the grid's sizes label n, not minor ticks
+        axis.set_xticks(sizes, labels=[str(size) for size in sizes])
         axis.set_xlabel("n")
         axis.set_ylabel(label)
         axis.legend(fontsize=7)

@@ -1,8 +1,10 @@
 """``spikebench report``: the paper's tables (markdown + CSV) and plots from a results folder.
 
-Per grid (table1, table2, micro, or a plain run), two tables: measured seconds per epoch
+Per grid (table1, table2, or a plain run), two tables: measured seconds per epoch
 (median [min-max]) per framework with each framework's factor against spyx_core, and the protocol
 totals (compile + epochs x median, projected to the full dataset) beside the published numbers.
+The micro-benchmark has its own: milliseconds per forward and per forward+backward call beside the
+published anchors, and the timed calls, compile seconds and peak memory.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def tidy(rows: list[Row]) -> pd.DataFrame:
                 "epoch_s": r.epoch_s_median,
                 "epoch_s_min": r.epoch_s_min,
                 "epoch_s_max": r.epoch_s_max,
+                "forward_s": r.forward_s_median,
+                "forward_s_min": r.forward_s_min,
+                "forward_s_max": r.forward_s_max,
+                "step_s": r.step_s_median,
+                "step_s_min": r.step_s_min,
+                "step_s_max": r.step_s_max,
+                "calls": r.calls,
                 "projected_epoch_s": r.projected_epoch_s,
                 "projected_epochs": r.projected_epochs,
                 "projected_total_s": r.projected_total_s,
@@ -67,10 +76,25 @@ def _fmt(value, digits: int = 3) -> str:
     return "" if value is None or pd.isna(value) else f"{value:.{digits}g}"
 
 
-def _epoch_cell(r) -> str:
+def _fmt_ms(value) -> str:
+    """Milliseconds: three significant digits, but whole numbers from 100 on (no 1.73e+03)."""
+    if value is None or pd.isna(value) or value < 100:
+        return _fmt(value)
+    return f"{value:.0f}"
+
+
+def _spread_cell(r, column: str = "epoch_s", scale: float = 1.0, fmt=_fmt) -> str:
+    """``median [min-max]`` of ``column`` (and its ``_min``, ``_max``) times ``scale``, or the status."""
     if r.status != "ok":
         return f"{r.status}: {r.reason[:40]}"
-    return f"{_fmt(r.epoch_s)} [{_fmt(r.epoch_s_min)}-{_fmt(r.epoch_s_max)}]"
+    values = (r[column], r[f"{column}_min"], r[f"{column}_max"])
+    median, low, high = (None if v is None or pd.isna(v) else v * scale for v in values)
+    return f"{fmt(median)} [{fmt(low)}-{fmt(high)}]"
+
+
+def _frameworks(part: pd.DataFrame) -> list[str]:
+    """The frameworks of ``part``, the reference first."""
+    return sorted(part.framework.unique(), key=lambda f: (f != REFERENCE, f))
 
 
 def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -79,9 +103,9 @@ def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     label = _SIZE_LABEL.get(task, "size")
     keys = sorted(set(zip(part["size"], part.batch_size, strict=True)))
     out = pd.DataFrame(index=pd.MultiIndex.from_tuples(keys, names=["size", "batch_size"]))
-    for framework in sorted(part.framework.unique(), key=lambda f: (f != REFERENCE, f)):
+    for framework in _frameworks(part):
         rows = part[part.framework == framework].set_index(["size", "batch_size"])
-        out[framework] = [_epoch_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
+        out[framework] = [_spread_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
         if framework != REFERENCE:
             out[f"{framework} / {REFERENCE}"] = [
                 _fmt(rows.loc[k].vs_spyx_core, 3) + "x"
@@ -113,6 +137,95 @@ def totals_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def micro_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Milliseconds per call, median [min-max], forward and forward+backward, per framework and n,
+    each framework's forward+backward factor against spyx_core, and the published anchors
+    (forward+backward, with their hardware) beside them."""
+    part = frame[frame.task == "micro"]
+    reference = part[(part.framework == REFERENCE) & (part.status == "ok")]
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {"n": size, "B": batch}
+        ref_step = reference[(reference["size"] == size) & (reference.batch_size == batch)].step_s
+        for framework in _frameworks(part):
+            rows = group[group.framework == framework]
+            if rows.empty:
+                continue
+            r = rows.iloc[0]
+            record[f"{framework} forward ms"] = _spread_cell(r, "forward_s", 1e3, _fmt_ms)
+            record[f"{framework} fwd+bwd ms"] = _spread_cell(r, "step_s", 1e3, _fmt_ms)
+            if framework != REFERENCE and len(ref_step) and pd.notna(r.step_s):
+                record[f"{framework} / {REFERENCE}"] = _fmt(r.step_s / ref_step.iloc[0]) + "x"
+        for p in published("micro"):
+            if (p.size, p.batch_size) == (size, batch):
+                record[f"{p.framework} ({p.hardware}) fwd+bwd ms"] = f"{p.epoch_s * 1e3:g}"
+        records.append(record)
+    return _blank_filled(records)
+
+
+def micro_details_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per framework and n: timed calls N, compile seconds and peak memory (MiB)."""
+    part = frame[(frame.task == "micro") & (frame.status == "ok")]
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {"n": size, "B": batch}
+        for framework in _frameworks(group):
+            r = group[group.framework == framework].iloc[0]
+            record[f"{framework} calls"] = r.calls
+            record[f"{framework} compile s"] = _fmt(r.compile_s)
+            record[f"{framework} peak MiB"] = _fmt(r.peak_memory_mib, 4)
+        records.append(record)
+    return _blank_filled(records)
+
+
+def _blank_filled(records: list[dict]) -> pd.DataFrame:
+    """Records as a table, a column missing from a record left blank (NaN would turn ints to floats)."""
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return pd.DataFrame([{c: r.get(c, "") for c in columns} for r in records], columns=columns)
+
+
+def _micro_section(frame: pd.DataFrame, out: Path) -> list[str]:
+    """The micro-benchmark's tables, memory sources and plot, as report lines."""
+    from harness.plots import plot_micro  # matplotlib only when reporting
+
+    part = frame[frame.task == "micro"]
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d)) or "unknown device"
+    times = micro_table(frame)
+    times.to_csv(out / "micro-times.csv", index=False)
+    lines = [
+        "## micro: Open Neuromorphic micro-benchmark, ms per call, median [min-max]",
+        "",
+        f"Linear(n, n) + LIF, its spikes the output, float32, on {devices}. {_MICRO_PROTOCOL}",
+        "",
+        times.to_markdown(index=False),
+        "",
+    ]
+    details = micro_details_table(frame)
+    if not details.empty:
+        details.to_csv(out / "micro-details.csv", index=False)
+        sources = part[part.status == "ok"].groupby("framework").peak_memory_source.first()
+        lines += [
+            "### micro: timed calls, compile and peak memory",
+            "",
+            details.to_markdown(index=False),
+            "",
+            "Peak memory sources (they differ; each row says which): "
+            + "; ".join(f"{name}: {source}" for name, source in sources.items()),
+            "",
+        ]
+    return [*lines, f"![micro]({plot_micro(frame, out).name})", ""]
+
+
+_MICRO_PROTOCOL = (
+    "Input: the same seeded Bernoulli(0.1) spikes for every framework, B=16. `forward`: one "
+    "call without gradient tracking; `fwd+bwd`: the forward and `output.sum()`'s backward to every "
+    "trained parameter (gradients from zero). Compile and warm-up calls apart; each call timed "
+    "alone between device synchronisations; median [min-max] of N calls (N below). The published "
+    "anchors are one run on another machine (named in the column), median of 10: ratios against "
+    "them compare machines as much as software."
+)
+
+
 def benchmark_table(paths: list[Path]) -> pd.DataFrame:
     """pytest-benchmark JSON files (``--benchmark-json``) as one table, in seconds."""
     records = []
@@ -140,7 +253,7 @@ def benchmark_table(paths: list[Path]) -> pd.DataFrame:
 
 def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] = ()) -> Path:
     """Writes ``report.md``, CSV tables and PNG plots for the results in ``folder``."""
-    from harness.plots import plot_epochs, plot_micro  # matplotlib only when reporting
+    from harness.plots import plot_epochs  # matplotlib only when reporting
 
     rows, environment = read_results(folder)
     out = Path(out or folder)
@@ -149,13 +262,16 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     frame.to_csv(out / "report.csv", index=False)
     lines = [f"# spikebench report: {folder}", "", _environment_lines(environment), ""]
     for task in sorted(frame.task.unique()) if not frame.empty else []:
+        if task == "micro":
+            lines += _micro_section(frame, out)
+            continue
         name = _TABLE.get(task, task)
         lines += [f"## {name} ({task}): seconds per epoch, median [min-max]", ""]
         epochs = epoch_table(frame, task)
         epochs.to_csv(out / f"{name}-epochs.csv", index=False)
         lines += [epochs.to_markdown(index=False), ""]
         totals = totals_table(frame, task)
-        if not totals.empty and task != "micro":
+        if not totals.empty:
             totals.to_csv(out / f"{name}-totals.csv", index=False)
             lines += [
                 f"### {name}: compile and projected protocol totals (s)",
@@ -163,8 +279,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
                 totals.to_markdown(index=False),
                 "",
             ]
-        png = plot_micro(frame, out) if task == "micro" else plot_epochs(frame, task, out)
-        lines += [f"![{name}]({png.name})", ""]
+        lines += [f"![{name}]({plot_epochs(frame, task, out).name})", ""]
     if benchmarks:
         lines += [
             "## pytest-benchmark",

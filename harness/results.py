@@ -34,7 +34,7 @@ class Row:
     status: str = "ok"  # ok | failed | skipped
     reason: str = ""  # why a cell failed or was skipped
     semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
-    data: str = ""  # "synthetic" or "real"
+    data: str = ""  # "synthetic" or "real"; the micro-benchmark's input distribution
     device_name: str = ""
     hidden: int = 0
     width: int = 0
@@ -55,6 +55,15 @@ class Row:
     epoch_s_min: float | None = None
     epoch_s_max: float | None = None
     epoch_s_all: list[float] = field(default_factory=list)
+    # The micro-benchmark (task "micro"): seconds per forward call and per forward+backward call
+    # ("step"), median, min and max over ``calls`` timed calls of each kind.
+    forward_s_median: float | None = None
+    forward_s_min: float | None = None
+    forward_s_max: float | None = None
+    step_s_median: float | None = None
+    step_s_min: float | None = None
+    step_s_max: float | None = None
+    calls: int = 0
     # Projection to the paper's protocol (a reduced sample count scales the epoch linearly in steps):
     # projected_epoch_s = epoch_s_median * full_steps_per_epoch / steps_per_epoch and
     # projected_total_s = compile_s + projected_epochs * projected_epoch_s.

@@ -12,12 +12,21 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import frameworks
-from frameworks.adapter import Session, SpikeData, Unsupported
-from frameworks.spec import ModelSpec, init_weights, nmnist_spec, shd_spec
+from frameworks.adapter import Adapter, Kernels, Session, SpikeData, Unsupported
+from frameworks.spec import (
+    MICRO_INPUT_RATE,
+    ModelSpec,
+    init_weights,
+    micro_input,
+    micro_spec,
+    nmnist_spec,
+    shd_spec,
+)
 from harness import datasets
 from harness.cell import Cell
 from harness.environment import git_commit
@@ -26,6 +35,14 @@ from harness.results import Row
 from harness.timing import spread, timed
 
 _OOM_MARKERS = ("out of memory", "RESOURCE_EXHAUSTED", "OutOfMemoryError", "MemoryError")
+MICRO_WARMUP = 2
+"""Untimed forward and forward+backward call pairs before the micro-benchmark's timed calls."""
+MICRO_CALLS = 10
+"""Timed calls of each kind (forward; forward+backward) per micro-benchmark cell, at most."""
+MICRO_MIN_CALLS = 3
+MICRO_BUDGET_S = 60.0
+"""Seconds of timed forward+backward calls a micro cell aims for: slower calls lower N, never below
+``MICRO_MIN_CALLS`` (on 2 CPU cores at n=4096 a call takes ~5 s in spyx_core, ~23 s in snnTorch)."""
 
 
 def load_data(cell: Cell, split: str = "train") -> SpikeData:
@@ -41,15 +58,19 @@ def load_data(cell: Cell, split: str = "train") -> SpikeData:
     )
 
 
-def model_spec(cell: Cell, data: SpikeData) -> ModelSpec:
-    """The canonical spec for the cell, shaped by the data actually loaded."""
+def _spec_options(cell: Cell) -> dict[str, Any]:
+    """The spec settings a cell chooses (its None fields keep the task's own)."""
     chosen = {
         "surrogate": cell.surrogate,
         "surrogate_slope": cell.surrogate_slope,
         "learning_rate": cell.learning_rate,
     }
-    common = {k: v for k, v in chosen.items() if v is not None}
-    common |= {"time_steps": data.time_steps, "train_beta": cell.train_beta}
+    return {k: v for k, v in chosen.items() if v is not None} | {"train_beta": cell.train_beta}
+
+
+def model_spec(cell: Cell, data: SpikeData) -> ModelSpec:
+    """The canonical spec for the cell, shaped by the data actually loaded."""
+    common = _spec_options(cell) | {"time_steps": data.time_steps}
     if cell.task == "shd":
         return shd_spec(channels=data.input_shape[0], hidden=cell.hidden, neuron=cell.neuron, **common)
     if cell.task == "nmnist":
@@ -78,6 +99,58 @@ def measure(session: Session, row: Row, epochs: int) -> None:
     row.peak_memory_bytes, row.peak_memory_source = session.peak_memory()
 
 
+def measure_micro(
+    kernels: Kernels,
+    row: Row,
+    *,
+    warmup: int = MICRO_WARMUP,
+    calls: int = MICRO_CALLS,
+    budget_s: float = MICRO_BUDGET_S,
+) -> None:
+    """The micro-benchmark: compile apart, ``warmup`` untimed call pairs, then N forward calls and
+    N forward+backward calls, each timed alone between device synchronisations.
+
+    N is ``calls``, lowered where one forward+backward call (the last warm-up's) is so slow that N
+    of them would exceed ``budget_s``, but not below ``MICRO_MIN_CALLS``; the row records N.
+    """
+    if kernels.compile_kind:
+        _, row.compile_s = timed(kernels.compile, kernels.synchronize)
+    row.compile_kind = kernels.compile_kind or "none (eager; first-call overhead is in the warm-up)"
+    step_s = 0.0
+    for _ in range(warmup):
+        timed(kernels.forward, kernels.synchronize)
+        _, step_s = timed(kernels.forward_backward, kernels.synchronize)
+    row.calls = min(calls, max(MICRO_MIN_CALLS, int(budget_s // step_s))) if step_s else calls
+    forward = [timed(kernels.forward, kernels.synchronize)[1] for _ in range(row.calls)]
+    step = [timed(kernels.forward_backward, kernels.synchronize)[1] for _ in range(row.calls)]
+    row.forward_s_median, row.forward_s_min, row.forward_s_max = spread(forward)
+    row.step_s_median, row.step_s_min, row.step_s_max = spread(step)
+    row.peak_memory_bytes, row.peak_memory_source = kernels.peak_memory()
+
+
+def run_micro(adapter: Adapter, cell: Cell, row: Row) -> None:
+    """Builds the micro-benchmark network (n = ``cell.hidden``) on its seeded input and times it.
+
+    No dataset: every framework gets the same ``micro_input`` spikes from ``cell.seed``.
+
+    Raises:
+        Unsupported: the adapter has no ``kernels`` (or cannot build them here).
+        SpikebenchError: a cell whose channels differ from its hidden size (the layer is n x n).
+    """
+    if cell.channels != cell.hidden:
+        given = f"channels={cell.channels}, hidden={cell.hidden}"
+        raise SpikebenchError(f"a micro cell's layer is n x n: channels == hidden (n); got {given}")
+    build = getattr(adapter, "kernels", None)
+    if build is None:
+        raise Unsupported(f"{cell.framework} has no micro-benchmark kernels (Adapter.kernels)")
+    spec = micro_spec(cell.hidden, time_steps=cell.time_steps, **_spec_options(cell))
+    row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
+    row.data = f"random spikes, Bernoulli({MICRO_INPUT_RATE:g}), seed {cell.seed}"
+    row.n_samples, row.epochs = cell.batch_size, 0
+    spikes = micro_input(spec, batch_size=cell.batch_size, seed=cell.seed)
+    measure_micro(build(spec, init_weights(spec, seed=cell.seed), spikes, device=cell.device), row)
+
+
 def project(row: Row, cell: Cell) -> None:
     """Fills the projection to the paper's protocol (see ``Row``) when the cell asks for one."""
     if cell.projected_epochs is None or row.epoch_s_median is None:
@@ -95,6 +168,28 @@ def _failure(error: BaseException) -> str:
     if any(marker in first for marker in _OOM_MARKERS):
         return f"out of memory: {first}"[:500]
     return first[:500]
+
+
+def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
+    """Loads the cell's data, trains its epochs and fills the row (``measure``, ``project``)."""
+    data = load_data(cell)
+    row.data, row.n_samples = data.kind, len(data)
+    row.channels, row.time_steps = data.input_shape[0], data.time_steps
+    row.steps_per_epoch = len(data) // cell.batch_size
+    spec = model_spec(cell, data)
+    row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
+    session = adapter.session(
+        spec,
+        init_weights(spec, seed=cell.seed),
+        data,
+        device=cell.device,
+        batch_size=cell.batch_size,
+        seed=cell.seed,
+    )
+    measure(session, row, cell.epochs)
+    project(row, cell)
+    if cell.evaluate:
+        _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
 
 
 def run_cell(cell: Cell) -> Row:
@@ -120,24 +215,10 @@ def run_cell(cell: Cell) -> Row:
         row.versions = adapter.versions()
         row.semantics = getattr(adapter, "semantics", "")
         row.device_name = adapter.device_name(cell.device)
-        data = load_data(cell)
-        row.data, row.n_samples = data.kind, len(data)
-        row.channels, row.time_steps = data.input_shape[0], data.time_steps
-        row.steps_per_epoch = len(data) // cell.batch_size
-        spec = model_spec(cell, data)
-        row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
-        session = adapter.session(
-            spec,
-            init_weights(spec, seed=cell.seed),
-            data,
-            device=cell.device,
-            batch_size=cell.batch_size,
-            seed=cell.seed,
-        )
-        measure(session, row, cell.epochs)
-        project(row, cell)
-        if cell.evaluate:
-            _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
+        if cell.task == "micro":
+            run_micro(adapter, cell, row)
+        else:
+            run_training(adapter, cell, row)
     except (Unsupported, frameworks.FrameworkUnavailable) as error:
         row.status, row.reason = "skipped", str(error)
     except SpikebenchError:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The CPU measurements committed under results/ (two cores; synthetic twins, since the real
+# datasets are not on these machines). Each line is a harness command; nothing is typed in.
+# Usage: scripts/cpu/measure.sh [OUT_ROOT]   (default results/cpu-2core)
+set -euo pipefail
+out=${1:-results/cpu-2core}
+sb=(spikebench)
+common=(--device cpu --data synthetic)
+
+# Foundation: three frameworks, same first-step loss (issue "Foundation", done-when command).
+"${sb[@]}" run --task shd --frameworks spyx_core,snntorch,norse "${common[@]}" \
+    --hidden 128 --batch-size 64 --time-steps 64 --epochs 2 --out "$out/shd-h128-b64-t64"
+# The paper's SHD configuration (C=128, H=128, B=256, T=256), 1024 samples (4 steps per epoch).
+"${sb[@]}" run --task shd --frameworks spyx_core,snntorch,norse,torch_plain "${common[@]}" \
+    --hidden 128 --batch-size 256 --time-steps 256 --samples 1024 --epochs 3 \
+    --out "$out/shd-paper-config-n1024"
+# spyx_core's implementations side by side (layer-by-layer against Spyx's step-by-step scan).
+"${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@scan,spyx_core@scan-unroll32 \
+    "${common[@]}" --hidden 128 --batch-size 64 --time-steps 256 --samples 1024 --epochs 4 \
+    --out "$out/spyx-core-variants-h128-b64-t256"
+# N-MNIST conv net, width 1 and 2, 256 samples (8 steps of B=32).
+for m in 1 2; do
+    "${sb[@]}" run --task nmnist --frameworks spyx_core,snntorch,norse "${common[@]}" --width "$m" \
+        --batch-size 32 --time-steps 64 --samples 256 --epochs 2 --out "$out/nmnist-m$m-b32"
+done
+# Table 1 grid with 512 samples per cell, projected to the paper's 100-epoch protocol.
+"${sb[@]}" reproduce table1 --frameworks spyx_core,snntorch,norse "${common[@]}" --samples 512 \
+    --epochs 3 --out "$out/table1-n512"
