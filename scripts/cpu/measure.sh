@@ -4,7 +4,7 @@
 # Usage: scripts/cpu/measure.sh [OUT_ROOT]   (default results/cpu-2core)
 set -euo pipefail
 out=${1:-results/cpu-2core}
-sb=(spikebench)
+sb=(${SPIKEBENCH:-spikebench})  # e.g. SPIKEBENCH=.venv/bin/spikebench
 common=(--device cpu --data synthetic)
 
 # Foundation: three frameworks, same first-step loss (issue "Foundation", done-when command).
