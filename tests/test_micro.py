@@ -107,7 +107,8 @@ def test_run_cell_measures_the_micro_benchmark(name):
     for kind in ("forward_s", "step_s"):
         low, median, high = (getattr(row, f"{kind}_{s}") for s in ("min", "median", "max"))
         assert 0 < low <= median <= high
-    assert row.step_s_median > row.forward_s_median
+    # No ordering of forward against forward+backward is asserted: at this size (~0.1 ms a call)
+    # scheduling noise on a shared CI core can invert them.
     assert row.epoch_s_median is None and row.loss_first_step is None
     assert row.data == "random spikes, Bernoulli(0.1), seed 0"
     assert row.peak_memory_bytes > 0 and row.peak_memory_source
