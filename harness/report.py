@@ -17,8 +17,8 @@ import pandas as pd
 from harness.errors import SpikebenchError
 from harness.published import published
 from harness.results import Row, read_results
+from harness.summary import REFERENCE, relative_to_reference
 
-REFERENCE = "spyx_core"
 _SIZE = {"shd": "hidden", "nmnist": "width", "micro": "hidden"}
 _SIZE_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
 _TABLE = {"shd": "table1", "nmnist": "table2", "micro": "micro"}
@@ -64,11 +64,7 @@ def tidy(rows: list[Row]) -> pd.DataFrame:
     if frame.empty:
         return frame
     keys = ["task", "size", "batch_size", "device"]
-    ref = frame[(frame.framework == REFERENCE) & (frame.status == "ok")].set_index(keys)["epoch_s"]
-    frame["vs_spyx_core"] = [
-        r.epoch_s / ref[k] if pd.notna(r.epoch_s) and k in ref.index else None
-        for k, r in zip(frame[keys].itertuples(index=False, name=None), frame.itertuples(), strict=True)
-    ]
+    frame["vs_spyx_core"] = relative_to_reference(frame, "epoch_s", keys, lambda v, ref: v / ref)
     return frame
 
 

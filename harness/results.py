@@ -15,12 +15,20 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import SpikebenchError
 
+if TYPE_CHECKING:
+    from harness.cell import Cell
+
 SCHEMA = 1
 STATUSES = ("ok", "failed", "skipped")
+_CELL_FIELDS = (
+    "framework", "task", "device", "hidden", "width", "channels", "time_steps", "batch_size",
+    "epochs", "seed", "train_beta",
+)  # fmt: skip
+"""The configuration a row copies from its cell."""
 
 
 @dataclass(kw_only=True)
@@ -84,6 +92,12 @@ class Row:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @classmethod
+    def for_cell(cls, cell: Cell, **fields: Any) -> Row:
+        """A row carrying ``cell``'s configuration (the worker fills in what it measures)."""
+        config = {name: getattr(cell, name) for name in _CELL_FIELDS}
+        return cls(cell_key=cell.key(), **config, **fields)
 
     @classmethod
     def fields(cls) -> list[str]:

@@ -37,19 +37,7 @@ def _worker_env(device: str) -> dict[str, str]:
 
 
 def _failed(cell: Cell, reason: str) -> Row:
-    return Row(
-        framework=cell.framework,
-        cell_key=cell.key(),
-        task=cell.task,
-        device=cell.device,
-        status="failed",
-        reason=reason,
-        hidden=cell.hidden,
-        time_steps=cell.time_steps,
-        batch_size=cell.batch_size,
-        epochs=cell.epochs,
-        seed=cell.seed,
-    )
+    return Row.for_cell(cell, status="failed", reason=reason)
 
 
 def _exit_reason(code: int, stderr: str) -> str:

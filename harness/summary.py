@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from harness.results import Row
@@ -18,25 +20,34 @@ def _size(row) -> str:
     return f"m={row.width}" if row.task == "nmnist" else f"H={row.hidden}"
 
 
+def relative_to_reference(
+    frame: pd.DataFrame,
+    column: str,
+    keys: list[str],
+    relation: Callable[[float, float], float],
+) -> list[float | None]:
+    """``relation(value, reference value)`` for every row, the reference being spyx_core's ok row
+    of the same configuration (``keys``); None where either is missing or the reference is 0."""
+    reference = frame[(frame.framework == REFERENCE) & (frame.status == "ok")]
+    by_config = reference.set_index(keys)[column]
+    configs = frame[keys].itertuples(index=False, name=None)
+    return [
+        relation(value, by_config.get(k)) if pd.notna(value) and by_config.get(k) else None
+        for value, k in zip(frame[column], configs, strict=True)
+    ]
+
+
 def summary_frame(rows: list[Row]) -> pd.DataFrame:
     """A tidy frame of the rows, with the epoch-time ratio to spyx_core in the same configuration."""
     frame = pd.DataFrame([r.as_dict() for r in rows])
     if frame.empty:
         return frame
-    reference = frame[(frame.framework == REFERENCE) & (frame.status == "ok")]
-    ref_time = reference.set_index(_CONFIG)["epoch_s_median"]
-    ref_loss = reference.set_index(_CONFIG)["loss_first_step"]
-    keys = list(frame[_CONFIG].itertuples(index=False, name=None))
-    frame["vs_spyx_core"] = [
-        t / ref_time.get(k) if t and ref_time.get(k) else None
-        for t, k in zip(frame.epoch_s_median, keys, strict=True)
-    ]
-    frame["loss_first_step_rel_dev"] = [
-        abs(loss - ref_loss.get(k)) / abs(ref_loss.get(k))
-        if loss is not None and ref_loss.get(k)
-        else None
-        for loss, k in zip(frame.loss_first_step, keys, strict=True)
-    ]
+    frame["vs_spyx_core"] = relative_to_reference(
+        frame, "epoch_s_median", _CONFIG, lambda value, ref: value / ref
+    )
+    frame["loss_first_step_rel_dev"] = relative_to_reference(
+        frame, "loss_first_step", _CONFIG, lambda value, ref: abs(value - ref) / abs(ref)
+    )
     return frame
 
 

@@ -194,21 +194,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
 
 def run_cell(cell: Cell) -> Row:
     """Runs ``cell`` in this process; every outcome is a row (never raises on framework errors)."""
-    row = Row(
-        framework=cell.framework,
-        cell_key=cell.key(),
-        task=cell.task,
-        device=cell.device,
-        hidden=cell.hidden,
-        width=cell.width,
-        channels=cell.channels,
-        time_steps=cell.time_steps,
-        batch_size=cell.batch_size,
-        epochs=cell.epochs,
-        seed=cell.seed,
-        train_beta=cell.train_beta,
-        git_commit=git_commit(),
-    )
+    row = Row.for_cell(cell, git_commit=git_commit())
     start = time.perf_counter()
     try:
         adapter = frameworks.load(cell.framework)
