@@ -47,17 +47,19 @@ def network(
     impl: str,
     unroll: int,
     return_counts: bool = False,
+    remat_chunk: int | None = None,
 ) -> hk.Transformed:
     """The spec's network as a Haiku transform; untrained decays are baked in as constants.
 
     With ``return_counts`` the network returns ``(readout, counts)``: the spike counts of every
-    hidden neuron layer, ``[B, size]`` each (``spyx_core.run_sequential``).
+    hidden neuron layer, ``[B, size]`` each (``spyx_core.run_sequential``, as ``remat_chunk``).
     """
     spike_fn = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
+    options = {"impl": impl, "unroll": unroll, "remat_chunk": remat_chunk}
 
     def forward(x: jax.Array):
         layers = [_module(spec, weights, i, layer, spike_fn) for i, layer in enumerate(spec.layers)]
-        return spyx_core.run_sequential(layers, x, impl=impl, unroll=unroll, return_counts=return_counts)
+        return spyx_core.run_sequential(layers, x, return_counts=return_counts, **options)
 
     return hk.without_apply_rng(hk.transform(forward))
 
@@ -75,8 +77,7 @@ def _module(spec: ModelSpec, weights: dict[str, np.ndarray], i: int, layer: Laye
     if isinstance(layer, Conv2d):  # channel-first, as the paper's Spyx net; kernel OIHW
         return spyx_core.Conv2D(layer.out_channels, layer.kernel_size, name=name)
     if isinstance(layer, MaxPool2d):
-        window = (1, 1, layer.kernel_size, layer.kernel_size)
-        return functools.partial(hk.max_pool, window_shape=window, strides=window, padding="VALID")
+        return spyx_core.max_pool2d(layer.kernel_size)
     if isinstance(layer, Flatten):
         return hk.Flatten(name=name)
     if isinstance(layer, LI):
@@ -151,8 +152,9 @@ def make_spec_trainer(
     *,
     batch_size: int,
     time_steps: int,
-    impl: str = "layerwise",
+    impl: str = "fused",
     unroll: int = 1,
+    remat_chunk: int | None = None,
     augment: spyx_core.Augment | None = None,
     regulariser: spyx_core.Regulariser | None = None,
     decode: spyx_core.Decode = spyx_core.unpack_time,
@@ -164,7 +166,8 @@ def make_spec_trainer(
     network return its spike counts (``network(return_counts=True)``).
     """
     counting = regulariser is not None
-    apply = network(spec, weights, impl=impl, unroll=unroll, return_counts=counting).apply
+    options = {"impl": impl, "unroll": unroll, "remat_chunk": remat_chunk}
+    apply = network(spec, weights, return_counts=counting, **options).apply
     return spyx_core.make_trainer(
         apply,
         optax.adam(spec.learning_rate),
@@ -183,21 +186,30 @@ def _loss(spec: ModelSpec):
 
 
 class SpyxCoreAdapter:
-    """spyx_core, with ``impl`` = ``"layerwise"`` (default) or ``"scan"`` (Spyx's step-by-step)."""
+    """spyx_core, as ``spyx_core.run_sequential``'s ``impl`` (default ``"fused"``), ``unroll`` and
+    ``remat_chunk`` say; ``VARIANTS`` name the combinations the harness runs side by side."""
 
     name = "spyx_core"
     trains_beta = True
     VARIANTS: ClassVar[dict[str, dict]] = {
+        "fused": {"impl": "fused"},
+        "fused-remat32": {"impl": "fused", "remat_chunk": 32},
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
         "scan-unroll32": {"impl": "scan", "unroll": 32},
     }
-    """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32)."""
+    """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
+    ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences)."""
 
-    def __init__(self, impl: str = "layerwise", unroll: int = 1):
+    def __init__(self, impl: str = "fused", unroll: int = 1, remat_chunk: int | None = None):
         if impl not in spyx_core.IMPLEMENTATIONS:
             raise ValueError(f"unknown impl {impl!r}; choose one of {spyx_core.IMPLEMENTATIONS}")
-        self.impl, self.unroll = impl, unroll
+        self.impl, self.unroll, self.remat_chunk = impl, unroll, remat_chunk
+
+    @property
+    def run_options(self) -> dict:
+        """The keyword arguments of ``spyx_core.run_sequential`` this adapter runs with."""
+        return {"impl": self.impl, "unroll": self.unroll, "remat_chunk": self.remat_chunk}
 
     def versions(self) -> dict[str, str]:
         return package_versions("jax", "jaxlib", "dm-haiku", "optax", "numpy")
@@ -215,7 +227,7 @@ class SpyxCoreAdapter:
         return f"{found.platform}: {found.device_kind}"
 
     def _apply(self, spec: ModelSpec, weights: dict[str, np.ndarray]):
-        return network(spec, weights, impl=self.impl, unroll=self.unroll).apply
+        return network(spec, weights, **self.run_options).apply
 
     def readout(self, spec, weights, spikes):
         x = jnp.asarray(np.moveaxis(spikes, 1, 0), jnp.float32)
@@ -271,9 +283,8 @@ class _Session:
             weights,
             batch_size=batch_size,
             time_steps=data.time_steps,
-            impl=adapter.impl,
-            unroll=adapter.unroll,
             decode=decode,
+            **adapter.run_options,
         )
         with jax.default_device(device):
             self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spyx_core._fused import membrane_sequence
 from spyx_core._surrogate import heaviside, superspike
 
 SpikeFn = Callable[[jax.Array], jax.Array]
@@ -187,11 +188,21 @@ class LIF(_Neuron):
         self.theta = theta
         self.spike_fn = spike_fn or superspike()
 
-    def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def _lif_beta(self) -> jax.Array:
         default = hk.initializers.TruncatedNormal(stddev=0.25, mean=0.5)
-        beta = self._beta(self.beta_init, self.trainable_beta, default)
-        spikes, v = lif_step(x, v, beta=beta, theta=self.theta, spike_fn=self.spike_fn)
-        return spikes, v
+        return self._beta(self.beta_init, self.trainable_beta, default)
+
+    def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return lif_step(x, v, beta=self._lif_beta(), theta=self.theta, spike_fn=self.spike_fn)
+
+    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
+        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``); spikes: ``fire``."""
+        beta = jnp.clip(self._lif_beta(), 0.0, 1.0)
+        return membrane_sequence(x, v, beta=beta, theta=self.theta, unroll=unroll)
+
+    def fire(self, v: jax.Array) -> jax.Array:
+        """The spikes of membranes ``v``."""
+        return self.spike_fn(v - self.theta)
 
 
 class IF(_Neuron):
@@ -212,6 +223,15 @@ class IF(_Neuron):
     def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
         return if_step(x, v, theta=self.theta, spike_fn=self.spike_fn)
 
+    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
+        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``); spikes: ``fire``."""
+        ones = jnp.ones(self.size, jnp.float32)
+        return membrane_sequence(x, v, beta=ones, theta=self.theta, unroll=unroll)
+
+    def fire(self, v: jax.Array) -> jax.Array:
+        """The spikes of membranes ``v``."""
+        return self.spike_fn(v - self.theta)
+
 
 class LI(_Neuron):
     """Leaky-integrator readout core; ``beta`` defaults to a trainable 0.8 per neuron."""
@@ -229,9 +249,16 @@ class LI(_Neuron):
         super().__init__(size, name=name)
         self.beta_init, self.trainable_beta = beta, trainable_beta
 
+    def _li_beta(self) -> jax.Array:
+        return self._beta(self.beta_init, self.trainable_beta, hk.initializers.Constant(0.8))
+
     def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
-        beta = self._beta(self.beta_init, self.trainable_beta, hk.initializers.Constant(0.8))
-        return li_step(x, v, beta=beta)
+        return li_step(x, v, beta=self._li_beta())
+
+    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
+        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``), the output."""
+        beta = jnp.clip(self._li_beta(), 0.0, 1.0)
+        return membrane_sequence(x, v, beta=beta, theta=None, unroll=unroll)
 
 
 def _paper_decay() -> hk.initializers.Initializer:

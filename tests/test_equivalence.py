@@ -74,11 +74,11 @@ def active(spec: ModelSpec) -> dict[str, np.ndarray]:
 
 
 def _adapter(name: str):
-    if name == "spyx_core[scan]":
-        adapter = SpyxCoreAdapter(impl="scan")
-        adapter.name = name
-        return adapter
     return frameworks.load(name)
+
+
+SPYX_CORE_VARIANTS = [f"spyx_core@{v}" for v in SpyxCoreAdapter.VARIANTS if v != "fused"]
+"""Every other implementation of spyx_core (``fused`` is the default, ``spyx_core`` itself)."""
 
 
 # --- the test batch exercises spikes and resets -------------------------------------------------
@@ -105,7 +105,9 @@ def test_readout_matches_an_independent_numpy_model(spec, active, batch):
 # --- every pair of adapters agrees --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("reference", "candidate"), [*PAIRS, ("spyx_core", "spyx_core[scan]")])
+@pytest.mark.parametrize(
+    ("reference", "candidate"), [*PAIRS, *(("spyx_core", v) for v in SPYX_CORE_VARIANTS)]
+)
 def test_adapters_agree(spec, active, batch, reference, candidate):
     report = compare(_adapter(reference), _adapter(candidate), spec, active, *batch)
     assert report.ok, f"\n{report}"

@@ -80,7 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--test-samples", type=positive, help="test samples (default: the whole test split)")
     add("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
     add("--seed", type=int, default=0, help="seed of weights, data, order and augmentation")
-    add("--impl", default="layerwise", choices=spyx_core.IMPLEMENTATIONS, help="default layerwise")
+    add("--impl", default="fused", choices=spyx_core.IMPLEMENTATIONS, help="default fused")
+    add(
+        "--remat-chunk",
+        type=positive,
+        metavar="K",
+        help="rematerialise pieces of K time steps: less memory, about one more forward pass",
+    )
     group = parser.add_argument_group("augmentation (on the device, training batches only)")
     group.add_argument(
         "--augment",
@@ -161,6 +167,7 @@ def fit(args: argparse.Namespace) -> tuple[list[EpochStats], ModelSpec, dict[str
         batch_size=args.batch_size,
         time_steps=train.time_steps,
         impl=args.impl,
+        remat_chunk=args.remat_chunk,
         augment=augmentation(args),
         regulariser=regulariser(args),
     )

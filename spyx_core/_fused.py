@@ -1,0 +1,112 @@
+"""A neuron layer's membrane over a whole sequence as one operation with a hand-written backward.
+
+``membrane_sequence`` computes the membranes ``v[0..T-1]`` that stepping ``lif_step`` /
+``if_step`` / ``li_step`` through time computes (same operations in the same order, so the same
+float32 values), as one differentiable operation (``jax.custom_vjp``) on ``[T, B, *size]``:
+
+* Forward: one ``lax.scan`` of the elementwise update ``v = beta * v + x - theta * H(v - theta)``.
+* Backward: the reset is detached, so the gradient obeys a *linear* recurrence
+  ``dv[t] = g[t] + beta * dv[t+1]`` (``g[t]``: the gradient reaching ``v[t]`` from outside). That
+  is one reverse scan of a multiply-add, which also sums the decay's gradient
+  ``sum_t dv[t] * v[t-1]`` in its carry; the input gradient is ``dv`` itself.
+
+The only thing kept for the backward is ``v``, which is the output anyway. Spikes are not part of
+the operation: ``run_sequential(impl="fused")`` computes them from ``v`` in a rematerialised
+region with the next layer's projection, so neither the spikes nor the surrogate's input are
+stored; the backward recomputes them from ``v`` (cheap, elementwise).
+
+Why: differentiating the step function through ``lax.scan`` stores several ``[B, *size]`` values
+per step (the previous membrane, the spikes, the surrogate's input) and runs the generic
+transposed step; here one float32 membrane per neuron and step is stored.
+
+The operation takes the state before the first step and returns the state after the last, with
+gradients for both, so a sequence can be cut into pieces. A Pallas GPU kernel could replace the
+two scans; it is not written because no GPU was available to test it, and these scans are the
+reference any such kernel would be checked against.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from spyx_core._surrogate import heaviside
+
+
+def _forward(x, v0, decay, theta, unroll):
+    """The membranes ``v[0..T-1]`` (``theta=None``: no reset, the LI readout).
+
+    Each ``v[t]`` overwrites ``x[t]`` in the loop's own buffer: no second ``[T, B, ...]`` array is
+    allocated (``lax.scan`` would allocate, and zero, one for its outputs).
+    """
+
+    def step(t, carry):
+        buffer, v = carry
+        leaked = decay * v + buffer[t]  # lif_step's order: decay * v + x - reset
+        v = leaked if theta is None else leaked - theta * heaviside(v - theta)
+        return jax.lax.dynamic_update_index_in_dim(buffer, v, t, 0), v
+
+    v, _ = jax.lax.fori_loop(0, x.shape[0], step, (x, v0), unroll=unroll)
+    return v
+
+
+def _backward(decay, g, g_last, v, v0, unroll):
+    """``(dx, dv0, d_decay)`` from the gradients ``g [T, ...]`` of ``v`` and ``g_last`` of ``v[T-1]``.
+
+    A reverse loop whose carry holds ``decay * dv[t+1]`` (``g_last`` at the start, where it reaches
+    ``v[T-1]`` directly), ``dv[t+1]`` and the running sum of ``dv[t+1] * v[t]``: the decay gradient
+    of step ``t+1``. Each ``dv[t]`` overwrites ``g[t]`` in place.
+    """
+    last = g.shape[0] - 1
+
+    def step(i, carry):
+        buffer, from_later, dv_next, d_decay = carry
+        t = last - i
+        dv_t = buffer[t] + from_later
+        d_decay = d_decay + dv_next * v[t]
+        return jax.lax.dynamic_update_index_in_dim(buffer, dv_t, t, 0), decay * dv_t, dv_t, d_decay
+
+    zeros = jnp.zeros_like(v0)
+    dv, _, dv_first, d_decay = jax.lax.fori_loop(
+        0, g.shape[0], step, (g, g_last, zeros, zeros), unroll=unroll
+    )
+    d_decay = (d_decay + dv_first * v0).sum(axis=0)  # step 0's previous membrane is v0
+    return dv, decay * dv_first, d_decay
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _membrane(x, v0, beta, theta, unroll):
+    v = _forward(x, v0, jnp.broadcast_to(beta, v0.shape), theta, unroll)
+    return v, v[-1]
+
+
+def _membrane_fwd(x, v0, beta, theta, unroll):
+    v = _forward(x, v0, jnp.broadcast_to(beta, v0.shape), theta, unroll)
+    return (v, v[-1]), (v, v0, beta)  # the residual is the output itself
+
+
+def _membrane_bwd(theta, unroll, residuals, cotangents):
+    v, v0, beta = residuals
+    g, g_last = cotangents
+    return _backward(jnp.broadcast_to(beta, v0.shape), g, g_last, v, v0, unroll)
+
+
+_membrane.defvjp(_membrane_fwd, _membrane_bwd)
+
+
+def membrane_sequence(
+    x: jax.Array, v0: jax.Array, *, beta: jax.Array, theta: float | None, unroll: int = 1
+) -> tuple[jax.Array, jax.Array]:
+    """Membranes over time: ``(v [T, B, *size], v[T-1])`` from ``x [T, B, *size]`` and ``v0``.
+
+    Args:
+        x: input currents, time-major.
+        v0: membrane before the first step, ``[B, *size]``.
+        beta: decay ``[*size]``, already clipped to ``[0, 1]`` (the caller's autodiff handles the
+            clip); ones for IF.
+        theta: threshold of the detached subtractive reset; ``None`` for the LI readout (no reset).
+        unroll: ``lax.scan`` unroll factor of both loops.
+    """
+    return _membrane(x, v0, beta, theta, unroll)

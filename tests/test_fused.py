@@ -1,0 +1,185 @@
+"""The fused membrane operation and the rematerialised pieces compute the canonical function.
+
+``membrane_sequence`` must give bit-identical membranes to stepping ``lif_step`` / ``li_step`` /
+``if_step`` and the same gradients as differentiating those steps through ``lax.scan``, including
+the gradients of the initial and final state that chunking relies on. Every ``run_sequential``
+implementation, with and without ``remat_chunk``, must agree with ``scan`` on outputs, counts and
+gradients; and the memory plans must keep their promises (fused <= scan, remat < fused).
+"""
+
+from __future__ import annotations
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import spyx_core
+from frameworks.spec import init_weights, shd_spec
+from frameworks.spyx_core_adapter import network, to_haiku
+from spyx_core._fused import membrane_sequence
+
+SPIKE = spyx_core.superspike(5.0)  # a wide surrogate: every step contributes a gradient
+THETA = 1.0
+
+
+def _stepped(x, v0, beta, theta):
+    """Reference: the step functions through ``lax.scan``; returns ``(v [T, ...], v[T-1])``."""
+
+    def step(v, x_t):
+        if theta is None:
+            _, v = spyx_core.li_step(x_t, v, beta=beta)
+        else:
+            _, v = spyx_core.lif_step(x_t, v, beta=beta, theta=theta, spike_fn=SPIKE)
+        return v, v
+
+    last, v = jax.lax.scan(step, v0, x)
+    return v, last
+
+
+def _inputs(seed: int = 0):
+    keys = jax.random.split(jax.random.key(seed), 5)
+    x = 1.5 * jax.random.uniform(keys[0], (30, 4, 6))
+    v0 = jax.random.uniform(keys[1], (4, 6))
+    beta = jax.random.uniform(keys[2], (6,))
+    weights = jax.random.normal(keys[3], (30, 4, 6)), jax.random.normal(keys[4], (4, 6))
+    return x, v0, beta, weights
+
+
+def _objective(membranes, theta, weights):
+    """A loss that reaches the membranes through the spikes (or the LI output) and the last state."""
+
+    def objective(x, v0, beta):
+        v, last = membranes(x, v0, beta)
+        out = v if theta is None else SPIKE(v - theta)
+        return jnp.sum(weights[0] * out) + jnp.sum(weights[1] * last)
+
+    return objective
+
+
+@pytest.mark.parametrize("theta", [THETA, None], ids=["LIF", "LI"])
+def test_membrane_sequence_equals_stepping_and_its_gradients(theta):
+    x, v0, beta, weights = _inputs()
+
+    def fused(x, v0, beta):
+        return membrane_sequence(x, v0, beta=beta, theta=theta)
+
+    def stepped(x, v0, beta):
+        return _stepped(x, v0, beta, theta)
+
+    v_fused, last_fused = jax.jit(fused)(x, v0, beta)
+    v_stepped, last_stepped = jax.jit(stepped)(x, v0, beta)
+    np.testing.assert_array_equal(v_fused, v_stepped)  # same operations, same order
+    np.testing.assert_array_equal(last_fused, last_stepped)
+    if theta is not None:
+        spikes = np.asarray(v_fused > theta)
+        assert 0.1 < spikes.mean() < 0.9 and spikes[:-1].sum() > 10  # resets happen
+
+    grads = [
+        jax.jit(jax.grad(_objective(f, theta, weights), argnums=(0, 1, 2)))(x, v0, beta)
+        for f in (fused, stepped)
+    ]
+    for name, got, want in zip(("x", "v0", "beta"), *grads, strict=True):
+        assert float(jnp.abs(want).max()) > 0, name
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_if_membrane_is_lif_without_leak():
+    x, v0, _, _ = _inputs(1)
+    v, _ = membrane_sequence(x, v0, beta=jnp.ones(6), theta=THETA)
+    _, expected = jax.lax.scan(
+        lambda v, x_t: (spyx_core.if_step(x_t, v, theta=THETA, spike_fn=SPIKE)[1],) * 2, v0, x
+    )
+    np.testing.assert_array_equal(v, expected)
+
+
+# --- every implementation, with and without rematerialised pieces, agrees with scan --------------
+
+
+def _network(impl: str, remat_chunk: int | None):
+    def forward(x):
+        layers = [
+            hk.Linear(10, with_bias=False),
+            spyx_core.LIF(10, spike_fn=SPIKE),
+            hk.Linear(8, with_bias=False),
+            spyx_core.IF(8, spike_fn=SPIKE),
+            hk.Linear(5, with_bias=False),
+            spyx_core.CuBaLIF(5, spike_fn=SPIKE),  # no fused form: runs as in layerwise
+            hk.Linear(3, with_bias=False),
+            spyx_core.LI(3),
+        ]
+        options = {"impl": impl, "remat_chunk": remat_chunk, "return_counts": True}
+        return spyx_core.run_sequential(layers, x, **options)
+
+    return hk.without_apply_rng(hk.transform(forward))
+
+
+RUNS = [(impl, None) for impl in spyx_core.IMPLEMENTATIONS] + [
+    ("fused", 5),  # divides T = 20
+    ("fused", 7),  # does not: the last piece is shorter
+    ("layerwise", 6),
+    ("scan", 8),
+]
+
+
+def test_every_implementation_and_remat_chunk_agrees_with_scan():
+    x = (jax.random.uniform(jax.random.key(1), (20, 3, 7)) < 0.5).astype(jnp.float32)
+    params = _network("scan", None).init(jax.random.key(0), x)
+    params = jax.tree.map(lambda p: 2.5 * p, params)  # strong enough that every layer spikes
+
+    def run(impl, chunk):
+        apply = _network(impl, chunk).apply
+
+        def loss(p):
+            out, counts = apply(p, x)
+            return jnp.sum(out**2) + sum(jnp.sum(c) for c in counts), (out, counts)
+
+        return jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+
+    (_, (out, counts)), grads = run("scan", None)
+    assert [float(c.mean()) > 0.2 for c in counts] == [True, True, True]
+    for impl, chunk in RUNS:
+        label = f"{impl} remat_chunk={chunk}"
+        (_, (other_out, other_counts)), other_grads = run(impl, chunk)
+        np.testing.assert_allclose(other_out, out, rtol=1e-5, atol=1e-5, err_msg=label)
+        for a, b in zip(other_counts, counts, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=label)
+        jax.tree.map(
+            lambda a, b, label=label: np.testing.assert_allclose(
+                a, b, rtol=1e-4, atol=1e-5, err_msg=label
+            ),
+            other_grads,
+            grads,
+        )
+
+
+def test_remat_chunk_must_be_positive():
+    net = _network("fused", 0)
+    with pytest.raises(ValueError, match="remat_chunk must be positive"):
+        net.init(jax.random.key(0), jnp.zeros((4, 1, 7)))
+
+
+# --- memory: the promises of the fused and rematerialised forms ----------------------------------
+
+
+def _planned_temp_bytes(impl: str, remat_chunk: int | None) -> int:
+    """XLA's planned temporary memory of one loss-and-gradient step on the SHD network."""
+    spec = shd_spec(channels=32, hidden=64, time_steps=128)
+    weights = init_weights(spec, seed=0)
+    apply = network(spec, weights, impl=impl, unroll=1, remat_chunk=remat_chunk).apply
+    x = jnp.zeros((spec.time_steps, 16, 32), jnp.float32)
+    labels = jnp.zeros((16,), jnp.int32)
+
+    def loss(params):
+        return spyx_core.integral_crossentropy(apply(params, x), labels)
+
+    compiled = jax.jit(jax.grad(loss)).lower(to_haiku(spec, weights)).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
+def test_fused_plans_no_more_memory_than_scan_and_remat_less():
+    scan, fused = _planned_temp_bytes("scan", None), _planned_temp_bytes("fused", None)
+    remat = _planned_temp_bytes("fused", 16)
+    assert fused <= scan, (fused, scan)
+    assert remat < 0.6 * fused, (remat, fused)
