@@ -16,6 +16,7 @@ from spyx_core._augment import shift_channels as shift_channels
 from spyx_core._conv import CONV_IMPLS as CONV_IMPLS
 from spyx_core._conv import Conv2D as Conv2D
 from spyx_core._conv import conv2d as conv2d
+from spyx_core._conv import max_pool2d as max_pool2d
 from spyx_core._loss import integral_accuracy as integral_accuracy
 from spyx_core._loss import integral_crossentropy as integral_crossentropy
 from spyx_core._loss import integral_logits as integral_logits
@@ -107,6 +108,7 @@ __all__ = [
     "li_step",
     "lif_step",
     "make_trainer",
+    "max_pool2d",
     "pack_counts",
     "pack_time",
     "random_shuffle",

@@ -1,4 +1,5 @@
-"""Valid 2-D convolution on channel-first maps, with two implementations of the same function.
+"""Valid 2-D convolution on channel-first maps, with two implementations of the same function, and
+the matching max-pooling (``max_pool2d``).
 
 ``"xla"`` is ``lax.conv_general_dilated``. ``"patches"`` gathers the ``k x k`` shifted views of the
 input (im2col by slicing) and contracts them with the kernel in one ``einsum``. On the CPU, XLA
@@ -9,6 +10,9 @@ the cost of a ``k * k`` times larger intermediate. ``"auto"`` takes ``"patches"`
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import haiku as hk
 import jax
@@ -57,3 +61,12 @@ class Conv2D(hk.Module):
         init = hk.initializers.TruncatedNormal(stddev=1.0 / np.sqrt(channels * k * k))
         w = hk.get_parameter("w", (self.out_channels, channels, k, k), x.dtype, init=init)
         return conv2d(x, w, impl=self.impl)
+
+
+def max_pool2d(kernel_size: int) -> Callable[[jax.Array], jax.Array]:
+    """Non-overlapping ``k x k`` max-pooling of channel-first maps ``[N, C, H, W]`` (remainders dropped).
+
+    A stateless layer for ``run_sequential`` (which applies it to ``[T * B, C, H, W]``).
+    """
+    window = (1, 1, kernel_size, kernel_size)
+    return functools.partial(hk.max_pool, window_shape=window, strides=window, padding="VALID")
