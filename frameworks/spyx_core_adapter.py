@@ -211,6 +211,10 @@ class SpyxCoreAdapter:
         """The keyword arguments of ``spyx_core.run_sequential`` this adapter runs with."""
         return {"impl": self.impl, "unroll": self.unroll, "remat_chunk": self.remat_chunk}
 
+    def describe(self) -> str:
+        """The implementation, for result rows: e.g. ``impl=fused unroll=1 remat_chunk=None``."""
+        return " ".join(f"{name}={value}" for name, value in self.run_options.items())
+
     def versions(self) -> dict[str, str]:
         return package_versions("jax", "jaxlib", "dm-haiku", "optax", "numpy")
 
@@ -250,7 +254,9 @@ class SpyxCoreAdapter:
         return _Session(self, spec, weights, data, self._device(device), batch_size, seed)
 
     def kernels(self, spec, weights, spikes, *, device):
-        return _Kernels(self._apply(spec, weights), spec, weights, spikes, self._device(device))
+        kernels = _Kernels(self._apply(spec, weights), spec, weights, spikes, self._device(device))
+        kernels.compile_kind = f"jax lower+compile (forward; forward+backward; {self.describe()})"
+        return kernels
 
 
 def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> tuple[int | None, str]:
@@ -272,9 +278,8 @@ def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> tup
 
 
 class _Session:
-    compile_kind = "jax lower+compile"
-
     def __init__(self, adapter, spec, weights, data: SpikeData, device, batch_size, seed):
+        self.compile_kind = f"jax lower+compile ({adapter.describe()})"
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
         staged, decode = stage(data)

@@ -14,10 +14,19 @@ common=(--device cpu --data synthetic)
 "${sb[@]}" run --task shd --frameworks spyx_core,snntorch,norse,torch_plain "${common[@]}" \
     --hidden 128 --batch-size 256 --time-steps 256 --samples 1024 --epochs 3 \
     --out "$out/shd-paper-config-n1024"
-# spyx_core's implementations side by side (layer-by-layer against Spyx's step-by-step scan).
-"${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@scan,spyx_core@scan-unroll32 \
-    "${common[@]}" --hidden 128 --batch-size 64 --time-steps 256 --samples 1024 --epochs 4 \
-    --out "$out/spyx-core-variants-h128-b64-t256"
+# spyx_core's implementations side by side, against Spyx's step-by-step scan (issue "faster than
+# Spyx"): the CPU target configuration, then H=512, then long sequences (remat trade-off).
+variants=spyx_core,spyx_core@fused-remat32,spyx_core@layerwise,spyx_core@scan,spyx_core@scan-unroll32
+"${sb[@]}" run --task shd --frameworks "$variants" "${common[@]}" --hidden 128 --batch-size 64 \
+    --time-steps 256 --samples 1024 --epochs 4 --out "$out/spyx-core-variants-h128-b64-t256"
+"${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@fused-remat32,spyx_core@scan \
+    "${common[@]}" --hidden 512 --batch-size 64 --time-steps 256 --samples 512 --epochs 3 \
+    --out "$out/spyx-core-variants-h512-b64-t256"
+for t in 1024 4096; do
+    "${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@fused-remat32,spyx_core@scan \
+        "${common[@]}" --hidden 128 --batch-size 64 --time-steps "$t" --samples 256 --epochs 3 \
+        --out "$out/spyx-core-remat-h128-b64-t$t"
+done
 # N-MNIST conv net, width 1 and 2, 256 samples (8 steps of B=32).
 for m in 1 2; do
     "${sb[@]}" run --task nmnist --frameworks spyx_core,snntorch,norse "${common[@]}" --width "$m" \
