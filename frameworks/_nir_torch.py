@@ -2,18 +2,22 @@
 
 NIR importers return modules that take one time step: ``module(x_t, state) -> (y_t, state)``
 (nirtorch's GraphModule / GraphExecutor). Forward hooks on the neuron submodules collect their
-spikes, so every framework's spikes can be compared layer by layer.
+spikes, so every framework's spikes can be compared layer by layer. A graph with nodes that an
+importer cannot map (``nir.Threshold``) is imported in pieces (``_nir_normalise.segments``) and run
+as one ``Chained`` module that applies those nodes between the pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import nir
 import numpy as np
 import torch
 
+from frameworks._nir_normalise import segments, without_readout
 from frameworks.nir_support import Imported, Trace
 from spyx_core import nir as snir
 
@@ -98,9 +102,38 @@ def spiking_nodes(graph: nir.NIRGraph) -> list[str]:
     return [name for name, node in graph.nodes.items() if isinstance(node, nir.LIF | nir.IF)]
 
 
+class Chained(torch.nn.Module):
+    """Imported pieces of one graph run in turn, each threshold applied between two of them.
+
+    ``forward(x_t, state) -> (y_t, state)`` as an importer's module; ``state`` holds each piece's.
+    A threshold ``z = 1 if x > threshold else 0`` (``nir.Threshold``) is the one node kind cut out.
+    """
+
+    def __init__(self, pieces: list[torch.nn.Module], thresholds: list[nir.Threshold]):
+        super().__init__()
+        self.pieces = torch.nn.ModuleList(pieces)
+        self.levels = [torch.from_numpy(np.asarray(t.threshold, np.float32)) for t in thresholds]
+
+    def forward(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        state = [None] * len(self.pieces) if state is None else list(state)
+        for index, piece in enumerate(self.pieces):
+            x, state[index] = piece(x, state[index])
+            if index < len(self.levels):
+                x = (x > self.levels[index]).to(x.dtype)
+        return x, state
+
+    def node(self, name: str) -> torch.nn.Module:
+        """The imported module of NIR node ``name`` (importers name submodules ``a_b`` for ``a.b``)."""
+        attribute = name.replace(".", "_")
+        for piece in self.pieces:
+            if hasattr(piece, attribute):
+                return getattr(piece, attribute)
+        raise KeyError(f"no imported module for node {name!r}")
+
+
 def load_and_run(
     label: str,
-    load: Callable[[], torch.nn.Module],
+    load: Callable[[nir.NIRGraph], torch.nn.Module],
     graph: nir.NIRGraph,
     spikes: np.ndarray,
     readout: snir.Decoded | None,
@@ -108,22 +141,62 @@ def load_and_run(
     note: str,
     exact: bool,
 ) -> Imported:
-    """Imports ``graph`` with ``load()`` and runs it; a failure at either step becomes the result.
+    """Imports ``graph`` piece by piece with ``load`` and runs it; a failure becomes the result.
 
     Args:
         label: the row's name.
-        load: builds the one-step module from ``graph`` (the framework's importer).
-        graph: the graph as handed to the importer (its LI readout already cut out).
+        load: builds the one-step module of one piece (``_nir_normalise.segments``) with the
+            framework's importer.
+        graph: the graph prepared for the importer (its LI readout already cut out).
         spikes: input ``[B, T, ...]``.
         readout: the cut-out readout (``without_readout``), None when there was none.
         note: what was done outside the importer, or the semantic difference kept.
         exact: whether this way should reproduce the canonical model.
     """
-    order = snir.chain(graph)[1:-1]  # node name -> layer index
     try:
-        module = load()
-        neurons = {order.index(n): getattr(module, n.replace(".", "_")) for n in spiking_nodes(graph)}
+        layer = {name: i for i, names in enumerate(snir.layer_names(graph)) for name in names}
+        pieces, thresholds = segments(graph)
+        module = Chained([load(piece) for piece in pieces], thresholds)
+        neurons = {layer[n]: module.node(n) for n in spiking_nodes(graph)}
         trace = imported_trace(module, spikes, neurons, readout)
     except Exception as error:  # importers fail by assert, ValueError, TypeError when run...: a result
         return Imported(label, None, f"{type(error).__name__}: {error}", note, exact)
     return Imported(label, trace, None, note, exact)
+
+
+class Way(NamedTuple):
+    """One way of loading a graph into a framework (a row of ``nir check``).
+
+    Attributes:
+        label: the row's name.
+        load: builds the one-step module of one piece of the prepared graph (``load_and_run``).
+        note: what was done outside the importer, or the semantic difference kept.
+        exact: whether this way should reproduce the canonical model.
+    """
+
+    label: str
+    load: Callable[[nir.NIRGraph], torch.nn.Module]
+    note: str
+    exact: bool
+
+
+def import_ways(
+    graph: nir.NIRGraph,
+    spikes: np.ndarray,
+    prepare: Callable[[nir.NIRGraph], nir.NIRGraph],
+    ways: Iterable[Way],
+) -> list[Imported]:
+    """``graph`` with its LI readout cut out (``without_readout``) and ``prepare`` applied, loaded
+    and run each way. A graph that cannot be prepared is a result too: every way gives the reason.
+    """
+    ways = list(ways)
+    try:
+        cut, readout = without_readout(graph)
+        prepared = prepare(cut)
+    except ValueError as error:  # NIRGraphError among them: the preparation refuses the graph
+        reason = f"{type(error).__name__}: {error}"
+        return [Imported(way.label, None, reason, way.note, way.exact) for way in ways]
+    return [
+        load_and_run(way.label, way.load, prepared, spikes, readout, note=way.note, exact=way.exact)
+        for way in ways
+    ]

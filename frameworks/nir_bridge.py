@@ -3,12 +3,15 @@
 ``graph_from_spec(spec, weights)`` writes the canonical network through ``spyx_core.nir`` (the one
 place where discrete and continuous parameters are mapped) and records, in the graph metadata, the
 time step ``"dt"``, the exporting ``"source"`` framework and the ``"spec"`` (JSON), so that a reader
-can rebuild the exact ``ModelSpec``. ``spec_from_graph(graph)`` is the inverse. Spec layers with no
-NIR mapping yet (CuBaLIF, ALIF, RLIF, RIF) raise ``Unsupported``.
+can rebuild the exact ``ModelSpec``. ``spec_from_graph(graph)`` is the inverse. Weights keep the
+spec's names and layouts (``"0.weight"``: Linear ``[n_in, n_out]``, Conv2d ``[O, C, k, k]``;
+``"1.beta"``: the layer's shape, ``(C, H, W)`` on a feature map). Spec layers with no NIR mapping
+yet (CuBaLIF, ALIF, RLIF, RIF) raise ``Unsupported``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -16,7 +19,17 @@ import nir
 import numpy as np
 
 from frameworks.adapter import Unsupported
-from frameworks.spec import IF, LI, LIF, Linear, ModelSpec
+from frameworks.spec import (
+    IF,
+    LI,
+    LIF,
+    Conv2d,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ModelSpec,
+    neuron_shape,
+)
 from spyx_core import nir as snir
 
 DT = snir.DT
@@ -28,12 +41,18 @@ def _layer(index: int, layer: Any, spec: ModelSpec, weights: dict[str, np.ndarra
 
     if isinstance(layer, Linear):
         return snir.LinearLayer(weight=param("weight"))
+    if isinstance(layer, Conv2d):
+        return snir.ConvLayer(weight=param("weight"))
+    if isinstance(layer, MaxPool2d):
+        return snir.MaxPoolLayer(kernel_size=layer.kernel_size)
+    if isinstance(layer, Flatten):
+        return snir.FlattenLayer()
     if isinstance(layer, LIF):
         return snir.LIFLayer(beta=param("beta"), theta=spec.theta)
     if isinstance(layer, LI):
         return snir.LILayer(beta=param("beta"))
     if isinstance(layer, IF):
-        return snir.IFLayer(shape=(layer.size,), theta=spec.theta)
+        return snir.IFLayer(shape=neuron_shape(layer), theta=spec.theta)
     raise Unsupported(f"layer {index} is a {type(layer).__name__}, which has no NIR mapping yet")
 
 
@@ -60,18 +79,33 @@ def graph_from_spec(
 def _spec_layer(layer: snir.Layer) -> Any:
     if isinstance(layer, snir.LinearLayer):
         return Linear(n_in=layer.weight.shape[0], n_out=layer.weight.shape[1])
-    size = int(np.prod(layer.shape))
+    if isinstance(layer, snir.ConvLayer):
+        out, channels, k, _ = layer.weight.shape
+        return Conv2d(in_channels=channels, out_channels=out, kernel_size=k)
+    if isinstance(layer, snir.MaxPoolLayer):
+        return MaxPool2d(kernel_size=layer.kernel_size)
+    if isinstance(layer, snir.FlattenLayer):
+        return Flatten()
+    shape = tuple(int(n) for n in layer.shape)
     kinds = {snir.LIFLayer: LIF, snir.LILayer: LI, snir.IFLayer: IF}
-    return kinds[type(layer)](size=size)
+    return kinds[type(layer)](size=shape[0] if len(shape) == 1 else shape)
+
+
+def _with_init(layer: Any, base: Any) -> Any:
+    """``base``'s layer where it is ``layer`` up to initialisation-only fields (``beta_init``), which
+    NIR does not carry; otherwise ``layer``."""
+    if type(base) is not type(layer) or not hasattr(layer, "beta_init"):
+        return layer
+    return base if dataclasses.replace(layer, beta_init=base.beta_init) == base else layer
 
 
 def _weights(network: snir.Network) -> dict[str, np.ndarray]:
     weights = {}
     for i, layer in enumerate(network.layers):
-        if isinstance(layer, snir.LinearLayer):
+        if isinstance(layer, snir.LinearLayer | snir.ConvLayer):
             weights[f"{i}.weight"] = layer.weight
         elif isinstance(layer, snir.LIFLayer | snir.LILayer):
-            weights[f"{i}.beta"] = layer.beta.reshape(-1)
+            weights[f"{i}.beta"] = layer.beta
     return weights
 
 
@@ -97,9 +131,12 @@ def spec_from_network(
         NIRGraphError: the network does not fit a spec (e.g. two thresholds, no LI readout).
     """
     layers = tuple(_spec_layer(layer) for layer in network.layers)
+    if base is not None and len(base.layers) == len(layers):
+        layers = tuple(_with_init(layer, old) for layer, old in zip(layers, base.layers, strict=True))
     fields = base.to_dict() if base is not None else {"task": "nir", "time_steps": time_steps}
     fields.pop("layers", None)
     fields["theta"] = _theta(network)
+    fields["input_shape"] = tuple(int(n) for n in network.input_shape)
     try:
         spec = ModelSpec(layers=layers, **fields)
     except ValueError as error:

@@ -4,8 +4,17 @@ What its importer cannot represent, and what this module does about it:
 
 * ``nir.LI`` has no mapping and is *silently dropped* (the output is the raw current): the
   readout is cut from the graph and applied outside it (``_nir_normalise.without_readout``).
-* ``r`` is ignored (the input gain is ``dt/tau``, not ``r*dt/tau``): ``r`` is folded into the
-  weights before it (``_nir_normalise.for_norse``).
+* ``r`` is ignored (the input gain is ``dt/tau``, not ``r*dt/tau``): each LIF threshold is divided
+  by ``r`` (the membrane without ``r`` is ``v / r``), an IF's ``r * dt`` is folded into the weights
+  before it (``_nir_normalise.for_norse``).
+* ``nir.Threshold`` has no mapping: ``nirtorch.load`` makes it a None module, which the executor
+  *silently skips*; with two such nodes (the N-MNIST net's two max-pools) the None modules collide
+  in nirtorch's module-keyed name table and the import fails (``KeyError: '2_threshold'``). The
+  graph is imported in pieces cut at each Threshold (the second half of a max-pool of spikes), and
+  the threshold is applied between them (``_nir_torch.Chained``). SumPool2d becomes
+  ``LPPool2d(norm_type=1)`` (the window sum, exact on spikes); Conv2d and Flatten are mapped.
+* ``Flatten(start_dim, end_dim)`` becomes ``torch.nn.Flatten`` with the same dims, which the
+  batched run would apply to the batch axis; ``_nir_normalise.segments`` moves them past it.
 * Every LIF resets with ``reset_value`` (to 0, at once): ``from_nir(reset_method=...)`` reaches
   CubaLIF nodes only, so even ``reset_subtract`` (which would subtract ``theta`` at once, i.e.
   ``beta * theta`` after the next decay, not the canonical ``theta``) cannot be asked for. The
@@ -16,7 +25,8 @@ What its importer cannot represent, and what this module does about it:
 * ``from_nir`` goes through the deprecated ``nirtorch.load`` (a DeprecationWarning, swallowed here).
 
 Its exporter writes ``tau = dt * tau_true`` (norse #411), torch tensors instead of arrays and 0-d
-parameters of the cell's own shape; ``export`` normalises all of it.
+parameters of the cell's own shape; ``export`` normalises all of it. It cannot write the N-MNIST
+network (``EXPORT_UNSUPPORTED``), so ``export`` refuses it.
 """
 
 from __future__ import annotations
@@ -33,8 +43,8 @@ from norse.torch.functional.reset import reset_subtract
 from norse.torch.module.leaky_integrator_box import LIBoxCell, LIBoxParameters
 from norse.torch.module.lif_box import LIFBoxCell, LIFBoxParameters
 
-from frameworks._nir_normalise import canonicalise, for_norse, without_readout
-from frameworks._nir_torch import load_and_run, run_sequence
+from frameworks._nir_normalise import canonicalise, for_norse
+from frameworks._nir_torch import Way, import_ways, run_sequence
 from frameworks.adapter import Unsupported
 from frameworks.nir_bridge import DT
 from frameworks.nir_support import Imported, Trace
@@ -42,8 +52,20 @@ from frameworks.norse_adapter import EPS, NorseAdapter, detached_reset
 from frameworks.spec import IF, LI, LIF, Linear, ModelSpec
 
 NAME = "norse"
-EXACT_NOTE = "LI readout outside the graph; r folded into weights; LIF reset made canonical"
+EXACT_NOTE = (
+    "LI readout outside the graph; r moved into LIF thresholds, IF weights; LIF reset made canonical"
+)
 STOCK_NOTE = "semantic difference: importer resets LIF to 0 at once (canonical: subtract, delayed)"
+
+EXPORT_UNSUPPORTED = {
+    "Conv2d": "Norse 1.1.0's to_nir reads conv.bias.detach(), which fails (AttributeError) on the "
+    "canonical Conv2d without bias",
+    "MaxPool2d": "Norse 1.1.0's to_nir has no mapping for pooling layers: nirtorch writes a None "
+    "node in their place",
+    "Flatten": "Norse 1.1.0's to_nir has no mapping for torch.nn.Flatten: nirtorch writes a None "
+    "node in its place",
+}
+"""Canonical layer -> why Norse's exporter cannot write it (``export`` raises ``Unsupported``)."""
 
 
 def canonical_reset(beta: torch.Tensor) -> Callable:
@@ -83,7 +105,8 @@ def _export_module(spec: ModelSpec, weights: dict[str, np.ndarray], dt: float) -
             modules.append(LIBoxCell(p, dt=dt))
         else:
             kind = type(layer).__name__
-            raise Unsupported(f"norse's NIR export of layer {i} ({kind}) is not supported")
+            reason = EXPORT_UNSUPPORTED.get(kind, "no NIR mapping in spikebench's Norse export")
+            raise Unsupported(f"norse's NIR export of layer {i} ({kind}) is not supported: {reason}")
     return norse.SequentialState(*modules)
 
 
@@ -121,21 +144,18 @@ def _load(graph: nir.NIRGraph, *, canonical: bool) -> torch.nn.Module:
 
 
 def imports(graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:
-    """The graph through ``norse.torch.from_nir``: with the canonical reset, and as imported."""
-    cut, readout = without_readout(graph)  # the LI readout is applied outside Norse
-    prepared = for_norse(cut)
-    has_if = any(isinstance(node, nir.IF) for node in prepared.nodes.values())
-    exact_note = EXACT_NOTE + ("; semantic difference: IF's IAFCell resets to 0" if has_if else "")
-    ways = ((NAME, True, exact_note), (f"{NAME}, importer reset", False, STOCK_NOTE))
-    return [
-        load_and_run(
-            label,
-            partial(_load, prepared, canonical=canonical),
-            prepared,
-            spikes,
-            readout,
-            note=note,
-            exact=canonical and not has_if,
-        )
-        for label, canonical, note in ways
-    ]
+    """The graph through ``norse.torch.from_nir``: with the canonical reset, and as imported.
+
+    The LI readout and any max-pool thresholds are applied outside Norse (module docstring).
+    """
+    kinds = {type(node) for node in graph.nodes.values()}
+    exact_note = EXACT_NOTE
+    if nir.Threshold in kinds:
+        exact_note += "; max-pool thresholds applied between imported pieces"
+    if nir.IF in kinds:
+        exact_note += "; semantic difference: IF's IAFCell resets to 0"
+    ways = (
+        Way(NAME, partial(_load, canonical=True), exact_note, nir.IF not in kinds),
+        Way(f"{NAME}, importer reset", partial(_load, canonical=False), STOCK_NOTE, False),
+    )
+    return import_ways(graph, spikes, for_norse, ways)

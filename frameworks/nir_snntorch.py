@@ -13,10 +13,18 @@ What its importer cannot represent, and what this module does about it:
   have, and a ``(spikes, membrane)`` tuple output that breaks the next module of the imported
   graph (``TypeError`` when run). The ``"snntorch"`` entry's rebuilt neurons fix both.
 * ``dt = 1e-4`` is hard-coded (``_nir_normalise.for_snntorch`` re-expresses other time steps).
+* ``nir.Threshold`` has no mapping (nirtorch: ``Unknown node type``): the graph is imported in
+  pieces cut at each Threshold (the second half of a max-pool of spikes), and the threshold is
+  applied between them (``_nir_torch.Chained``). ``nir.SumPool2d`` comes from nirtorch's default
+  map (``LPPool2d(norm_type=1)``: the window sum, exact on spikes); Conv2d and Flatten are its own.
+* ``Flatten(start_dim, end_dim)`` becomes ``torch.nn.Flatten`` with the same dims, which the
+  batched run would apply to the batch axis; ``_nir_normalise.segments`` moves them past it.
 
 Its exporter does not encode the reset mechanism: the readout ``Leaky(reset_mechanism="none")``
-comes out as a spiking LIF, which ``export`` turns back into LI. The importer and exporter print to
-stdout; that output is swallowed.
+comes out as a spiking LIF, which ``export`` turns back into LI. It has no MaxPool2d (it prints a
+warning and writes None): ``export`` traces the network with an ``AvgPool2d`` of the same window in
+its place (the pool it can write) and turns that node into the canonical SumPool2d + Threshold
+pair. The importer and exporter print to stdout; that output is swallowed.
 """
 
 from __future__ import annotations
@@ -33,12 +41,12 @@ import torch
 from snntorch.export_nir import export_to_nir
 from snntorch.import_nir import import_from_nir
 
-from frameworks._nir_normalise import SNNTORCH_DT, canonicalise, for_snntorch, without_readout
-from frameworks._nir_torch import load_and_run, run_sequence, spiking_nodes
+from frameworks._nir_normalise import SNNTORCH_DT, canonicalise, for_snntorch
+from frameworks._nir_torch import Way, import_ways, run_sequence, spiking_nodes
 from frameworks.adapter import Unsupported
 from frameworks.nir_support import Imported, Trace
 from frameworks.snntorch_adapter import SnnTorchAdapter
-from frameworks.spec import IF, LIF, ModelSpec
+from frameworks.spec import IF, LIF, MaxPool2d, ModelSpec
 from spyx_core import nir as snir
 
 NAME = "snntorch"
@@ -57,18 +65,24 @@ def _quiet():
 
 
 def _export_module(spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Sequential:
-    """The adapter's network as the ``init_hidden`` Sequential that snnTorch's exporter traces."""
+    """The adapter's network as the ``init_hidden`` Sequential that snnTorch's exporter traces
+    with one unbatched sample: max-pools as ``AvgPool2d`` (module docstring), ``Flatten`` from dim 0.
+    """
     net = SnnTorchAdapter().model(spec, weights)
     modules = []
     for index, module in enumerate(net.layers):
-        if isinstance(module, torch.nn.Linear):
+        if isinstance(module, torch.nn.Linear | torch.nn.Conv2d):
             modules.append(module)
+        elif isinstance(module, torch.nn.MaxPool2d):
+            modules.append(torch.nn.AvgPool2d(module.kernel_size))
+        elif isinstance(module, torch.nn.Flatten):
+            modules.append(torch.nn.Flatten(start_dim=0))  # the sample has no batch axis
         elif isinstance(module, snn.Leaky) and not isinstance(spec.layers[index], IF):
-            size = module.beta.numel()
+            beta = module.beta.detach().clone()
             modules.append(
                 snn.Leaky(
-                    beta=module.beta.detach().clone(),
-                    threshold=torch.full((size,), float(spec.theta)),  # a vector: 0-d fails (§2)
+                    beta=beta,
+                    threshold=torch.full_like(beta, float(spec.theta)),  # per neuron: 0-d fails (§2)
                     reset_mechanism=module.reset_mechanism,
                     init_hidden=True,
                 )
@@ -83,10 +97,12 @@ def export(spec: ModelSpec, weights: dict[str, np.ndarray]) -> nir.NIRGraph:
     """The canonical graph, through ``snntorch.export_nir.export_to_nir`` and normalisation."""
     module = _export_module(spec, weights)
     readout = [str(len(spec.layers) - 1)]  # Sequential names its modules by index
-    n_in = spec.input_shape[0]
+    maxpools = [str(i) for i, layer in enumerate(spec.layers) if isinstance(layer, MaxPool2d)]
     with _quiet():
-        graph = export_to_nir(module, torch.zeros(n_in))  # unbatched sample (nir.md §2)
-    return canonicalise(graph, source=NAME, dt=SNNTORCH_DT, readout=readout, spec=spec)
+        graph = export_to_nir(module, torch.zeros(spec.input_shape))  # unbatched sample (nir.md §2)
+    return canonicalise(
+        graph, source=NAME, dt=SNNTORCH_DT, readout=readout, maxpools=maxpools, spec=spec
+    )
 
 
 def native(spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> Trace:
@@ -119,19 +135,14 @@ def _load(graph: nir.NIRGraph, *, honour_reset: bool) -> torch.nn.Module:
 
 
 def imports(graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:
-    """The graph through ``import_from_nir``: with the metadata's reset, and as the importer sets it."""
-    cut, readout = without_readout(graph)  # the LI readout is applied outside snnTorch
-    prepared = for_snntorch(cut)
-    ways = ((NAME, True, EXACT_NOTE), (f"{NAME}, importer reset", False, IMPORTER_NOTE))
-    return [
-        load_and_run(
-            label,
-            partial(_load, prepared, honour_reset=honour),
-            prepared,
-            spikes,
-            readout,
-            note=note,
-            exact=honour,
-        )
-        for label, honour, note in ways
-    ]
+    """The graph through ``import_from_nir``: with the metadata's reset, and as the importer sets it.
+
+    The LI readout and any max-pool thresholds are applied outside snnTorch (module docstring).
+    """
+    has_pool = any(isinstance(node, nir.Threshold) for node in graph.nodes.values())
+    outside = "; max-pool thresholds applied between imported pieces" if has_pool else ""
+    ways = (
+        Way(NAME, partial(_load, honour_reset=True), EXACT_NOTE + outside, True),
+        Way(f"{NAME}, importer reset", partial(_load, honour_reset=False), IMPORTER_NOTE, False),
+    )
+    return import_ways(graph, spikes, for_snntorch, ways)

@@ -2,7 +2,9 @@
 
 The graph is a chain ``input -> "0" -> "1" -> ... -> output`` whose node names are the layer
 indices, with unbatched Input/Output types, float32 per-neuron parameters and the time step stated
-in the graph metadata as ``"dt"`` (the parameter mapping: ``spyx_core._nir_params``).
+in the graph metadata as ``"dt"`` (the parameter mapping: ``spyx_core._nir_params``). A layer that
+takes several nodes (a max-pool: ``"2"`` and ``"2.threshold"``, see ``spyx_core._nir_layers``)
+names the first by its index and the others ``"<index>.<suffix>"``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import nir
 import numpy as np
 
 from spyx_core._nir_errors import NIRGraphError
-from spyx_core._nir_layers import Layer, LinearLayer, Shape, decode, encode
+from spyx_core._nir_layers import (
+    ConvLayer,
+    Layer,
+    LinearLayer,
+    Named,
+    Shape,
+    channel_gain,
+    decode_group,
+    encode,
+    layer_groups,
+    part_name,
+)
 from spyx_core._nir_params import DT
 
 
@@ -25,8 +38,9 @@ class Network:
     """A feed-forward spyx_core network in plain arrays.
 
     Attributes:
-        layers: input first (``LinearLayer``, ``LIFLayer``, ``LILayer``, ``IFLayer``).
-        input_shape: of one sample at one time step, e.g. ``(C,)``.
+        layers: input first (``LinearLayer``, ``ConvLayer``, ``MaxPoolLayer``, ``FlattenLayer``,
+            ``LIFLayer``, ``LILayer``, ``IFLayer``).
+        input_shape: of one sample at one time step, e.g. ``(C,)`` or ``(C, H, W)``.
         dt: the time step that the NIR parameters are expressed in.
     """
 
@@ -53,7 +67,7 @@ class Network:
 
 
 def to_nir(network: Network, *, metadata: Mapping[str, Any] | None = None) -> nir.NIRGraph:
-    """The NIR graph of ``network``: one node per layer, named by its index.
+    """The NIR graph of ``network``: one node per layer (two for a max-pool), named by its index.
 
     Args:
         network: the layers and their parameters.
@@ -64,9 +78,11 @@ def to_nir(network: Network, *, metadata: Mapping[str, Any] | None = None) -> ni
     """
     shapes = network.shapes()
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(np.array(network.input_shape))}
-    names = [str(i) for i in range(len(network.layers))]
-    for name, layer in zip(names, network.layers, strict=True):
-        nodes[name] = encode(layer, network.dt)
+    names, inputs = [], [tuple(network.input_shape), *shapes][: len(network.layers)]
+    for index, (layer, shape) in enumerate(zip(network.layers, inputs, strict=True)):
+        for suffix, node in encode(layer, shape, network.dt).items():
+            names.append(part_name(str(index), suffix))
+            nodes[names[-1]] = node
     nodes["output"] = nir.Output(np.array(shapes[-1] if shapes else network.input_shape))
     edges = list(itertools.pairwise(["input", *names, "output"]))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={**(metadata or {}), "dt": network.dt})
@@ -129,11 +145,48 @@ def _io_shape(graph: nir.NIRGraph, name: str, key: str) -> Shape:
 
 
 def _fold(layers: list[Layer], gain: np.ndarray, name: str) -> None:
-    """Multiplies the previous Linear's output columns by ``gain``: exact for a feed-forward net."""
-    if not layers or not isinstance(layers[-1], LinearLayer):
-        raise NIRGraphError(name, "input gain r*dt/tau is not 1 and no Linear layer precedes it")
-    weight = layers[-1].weight
-    layers[-1] = LinearLayer(weight=(weight * gain.reshape(1, -1)).astype(np.float32))
+    """Multiplies the previous Linear's output columns (a Conv2d's output channels) by ``gain``:
+    exact for a feed-forward net."""
+    if layers and isinstance(layers[-1], LinearLayer):
+        weight = layers[-1].weight
+        layers[-1] = LinearLayer(weight=(weight * gain.reshape(1, -1)).astype(np.float32))
+    elif layers and isinstance(layers[-1], ConvLayer):
+        weight = layers[-1].weight
+        scale = channel_gain(name, gain).reshape(-1, 1, 1, 1)
+        layers[-1] = ConvLayer(weight=(weight * scale).astype(np.float32))
+    else:
+        raise NIRGraphError(name, "input gain r*dt/tau is not 1 and no Linear or Conv2d precedes it")
+
+
+def _declared(node: nir.NIRNode, key: str) -> Shape | None:
+    """The shape a node's own input (``key="input"``) or output type states; None when undefined."""
+    types = (node.input_type if key == "input" else node.output_type) or {}
+    value = types.get(key)
+    if value is None:
+        return None
+    shape = np.asarray(value)
+    if shape.dtype == object or not np.all(np.isfinite(shape.astype(np.float64))):
+        return None
+    return tuple(int(n) for n in shape.ravel())
+
+
+def _check_types(group: tuple[Named, ...], shape: Shape, out: Shape) -> None:
+    """A group's stated input and output types (where defined) against the shapes that flow."""
+    for (name, node), key, flows in ((group[0], "input", shape), (group[-1], "output", out)):
+        stated = _declared(node, key)
+        if stated is not None and stated != tuple(flows):
+            kind = type(node).__name__
+            raise NIRGraphError(name, f"{kind} states {key} type {stated}, but the chain gives {flows}")
+
+
+def layer_names(graph: nir.NIRGraph) -> list[tuple[str, ...]]:
+    """The names of the nodes of each layer of a chain graph, in order (Input and Output excluded).
+
+    Raises:
+        NIRGraphError: the graph is not a chain, or a max-pool pair is broken (names the node).
+    """
+    inner = [(name, graph.nodes[name]) for name in chain(graph)[1:-1]]
+    return [tuple(name for name, _ in group) for group in layer_groups(inner)]
 
 
 def _graph_dt(graph: nir.NIRGraph, dt: float | None) -> float:
@@ -148,11 +201,13 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> Network:
     """The spyx_core network that a NIR graph describes (inverse of ``to_nir``).
 
     Args:
-        graph: a feed-forward chain of Linear/Affine, LIF, LI and IF nodes.
+        graph: a feed-forward chain of Linear/Affine, Conv2d, Flatten, LIF, LI and IF nodes and
+            marked SumPool2d + Threshold max-pool pairs.
         dt: the time step; by default the graph metadata's ``"dt"``.
 
     Returns:
-        The network; an input gain ``r * dt / tau`` other than 1 is folded into the weights.
+        The network; an input gain ``r * dt / tau`` other than 1 is folded into the weights (of
+        a Conv2d only when it is the same across each channel's map).
 
     Raises:
         NIRGraphError: the graph is malformed or outside spyx_core (the message names the node).
@@ -161,12 +216,14 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> Network:
     order = chain(graph)
     shape = _io_shape(graph, order[0], "input")
     input_shape, layers = shape, []
-    for name in order[1:-1]:
-        layer, gain = decode(name, graph.nodes[name], step)
+    for group in layer_groups([(name, graph.nodes[name]) for name in order[1:-1]]):
+        name = group[0][0]
+        layer, gain = decode_group(group, step)
         out = layer.output_shape(shape)
         if out is None:
             kind = type(graph.nodes[name]).__name__
             raise NIRGraphError(name, f"{kind} cannot take input of shape {shape}")
+        _check_types(group, shape, out)
         if gain is not None and not np.allclose(gain, 1.0, rtol=1e-6, atol=0):
             _fold(layers, gain, name)
         layers.append(layer)

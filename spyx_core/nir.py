@@ -1,6 +1,7 @@
 """NIR export and import for spyx_core networks (needs the ``nir`` package: ``pip install nir``).
 
-``to_nir(network)`` writes a feed-forward network of Linear, LIF, LI and IF layers as a NIR graph;
+``to_nir(network)`` writes a feed-forward network of Linear, Conv2d, max-pool, Flatten, LIF, LI and
+IF layers as a NIR graph (a max-pool as a marked SumPool2d + Threshold pair, ``_nir_layers``);
 ``from_nir(graph)`` reads one back; ``run(network, x)`` runs it with spyx_core's cores. The mapping
 between the discrete parameters and NIR's continuous ones is derived in ``spyx_core._nir_params``::
 
@@ -17,14 +18,23 @@ from spyx_core._nir_errors import NIRGraphError as NIRGraphError
 from spyx_core._nir_graph import Network as Network
 from spyx_core._nir_graph import chain as chain
 from spyx_core._nir_graph import from_nir as from_nir
+from spyx_core._nir_graph import layer_names as layer_names
 from spyx_core._nir_graph import to_nir as to_nir
+from spyx_core._nir_layers import MAXPOOL_KEY as MAXPOOL_KEY
+from spyx_core._nir_layers import MAXPOOL_THRESHOLD as MAXPOOL_THRESHOLD
+from spyx_core._nir_layers import ConvLayer as ConvLayer
 from spyx_core._nir_layers import Decoded as Decoded
+from spyx_core._nir_layers import FlattenLayer as FlattenLayer
 from spyx_core._nir_layers import IFLayer as IFLayer
 from spyx_core._nir_layers import Layer as Layer
 from spyx_core._nir_layers import LIFLayer as LIFLayer
 from spyx_core._nir_layers import LILayer as LILayer
 from spyx_core._nir_layers import LinearLayer as LinearLayer
+from spyx_core._nir_layers import MaxPoolLayer as MaxPoolLayer
+from spyx_core._nir_layers import channel_gain as channel_gain
 from spyx_core._nir_layers import decode as decode
+from spyx_core._nir_layers import encode as encode
+from spyx_core._nir_layers import part_name as part_name
 from spyx_core._nir_params import BETA_TOLERANCE as BETA_TOLERANCE
 from spyx_core._nir_params import DT as DT
 from spyx_core._nir_params import RESET_METADATA as RESET_METADATA
@@ -40,24 +50,33 @@ from spyx_core._nir_run import transform as transform
 __all__ = [
     "BETA_TOLERANCE",
     "DT",
+    "MAXPOOL_KEY",
+    "MAXPOOL_THRESHOLD",
     "RESET_METADATA",
+    "ConvLayer",
     "Decoded",
+    "FlattenLayer",
     "IFLayer",
     "LIFLayer",
     "LILayer",
     "Layer",
     "LinearLayer",
+    "MaxPoolLayer",
     "NIRGraphError",
     "Network",
     "beta_from_tau",
     "chain",
+    "channel_gain",
     "decode",
+    "encode",
     "from_nir",
     "haiku_params",
     "if_to_nir",
+    "layer_names",
     "leaky_gain",
     "leaky_to_nir",
     "lif_to_nir",
+    "part_name",
     "run",
     "to_nir",
     "transform",

@@ -1,10 +1,11 @@
 """``spikebench nir``: export a network as a NIR graph, and check a graph in every framework.
 
-``nir export --framework F --task shd [--weights FILE] --out model.nir`` writes the canonical
-network through framework F's own NIR exporter (seeded initial weights unless ``--weights`` names
-a file from ``frameworks.checkpoint.save_weights``). ``nir check model.nir`` loads the graph into
-every framework that can, runs the same input and prints, per framework, whether it loaded and how
-far its spikes and readout lie from the exporting framework's.
+``nir export --framework F --task shd|nmnist [--weights FILE] --out model.nir`` writes the
+canonical network through framework F's own NIR exporter (seeded initial weights unless
+``--weights`` names a file from ``frameworks.checkpoint.save_weights``; ``--channels``/``--hidden``
+size the SHD network, ``--width``/``--input-size`` the N-MNIST one). ``nir check model.nir`` loads
+the graph into every framework that can, runs the same input and prints, per framework, whether it
+loaded and how far its spikes and readout lie from the exporting framework's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from frameworks import nir_support
 from frameworks.adapter import Unsupported
 from frameworks.checkpoint import load_weights
-from frameworks.spec import init_weights, shd_spec
+from frameworks.spec import NMNIST_INPUT, init_weights, nmnist_spec, shd_spec
 from harness.commands._arguments import positive, rate
 from harness.errors import InvalidGraph, SpikebenchError
 
@@ -34,6 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--weights", type=Path, help="a weights file (default: seeded init, seed 0)")
     export.add_argument("--channels", type=positive, default=128, help="input channels (no --weights)")
     export.add_argument("--hidden", type=positive, default=128, help="hidden neurons (no --weights)")
+    export.add_argument(
+        "--width", type=positive, default=1, help="N-MNIST channel multiplier m (no --weights)"
+    )
+    export.add_argument(
+        "--input-size",
+        type=positive,
+        default=NMNIST_INPUT[-1],
+        help=f"N-MNIST input height = width, at least 16 (default {NMNIST_INPUT[-1]}; no --weights)",
+    )
     export.add_argument("--out", type=Path, required=True, help="the .nir file to write")
     check = sub.add_parser("check", help="load a NIR graph into every framework and compare")
     check.add_argument("graph", type=Path, help="a .nir file")
@@ -43,11 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--seed", type=int, default=0, help="seed of the random input")
 
 
+def _spec(args: argparse.Namespace):
+    if args.task == "shd":
+        return shd_spec(channels=args.channels, hidden=args.hidden)
+    shape = (NMNIST_INPUT[0], args.input_size, args.input_size)
+    try:
+        return nmnist_spec(width=args.width, input_shape=shape)
+    except ValueError as error:  # an input too small for two 5x5 convolutions and pools
+        raise SpikebenchError(f"--input-size {args.input_size}: {error}") from None
+
+
 def _network(args: argparse.Namespace):
-    if args.task == "nmnist":
-        raise SpikebenchError("the N-MNIST network (Conv2d/pooling) is not in the model spec yet")
     if args.weights is None:
-        spec = shd_spec(channels=args.channels, hidden=args.hidden)
+        spec = _spec(args)
         return spec, init_weights(spec, seed=0)
     try:
         spec, weights = load_weights(args.weights)
