@@ -29,7 +29,8 @@ for t in 1024 4096; do
 done
 # N-MNIST conv net, width 1 and 2, 256 samples (8 steps of B=32).
 for m in 1 2; do
-    "${sb[@]}" run --task nmnist --frameworks spyx_core,snntorch,norse "${common[@]}" --width "$m" \
+    "${sb[@]}" run --task nmnist --frameworks spyx_core,spyx_core@layerwise,snntorch,norse \
+        "${common[@]}" --width "$m" \
         --batch-size 32 --time-steps 64 --samples 256 --epochs 2 --out "$out/nmnist-m$m-b32"
 done
 # Table 1 grid with 512 samples per cell, projected to the paper's 100-epoch protocol.
