@@ -1,8 +1,10 @@
 """``spikebench report``: the paper's tables (markdown + CSV) and plots from a results folder.
 
-Per grid (table1, table2, or a plain run), two tables: measured seconds per epoch
-(median [min-max]) per framework with each framework's factor against spyx_core, and the protocol
-totals (compile + epochs x median, projected to the full dataset) beside the published numbers.
+Per grid (table1, table2, or a plain run), three tables: measured seconds per epoch
+(median [min-max]) per framework with each framework's factor against spyx_core, the protocol
+totals (compile + epochs x median, projected to the full dataset) beside the published numbers, and
+every row's resources (seconds per epoch, compile seconds, peak memory and where it comes from, and
+how the framework compiled: spyx_core rows name their implementation there).
 The micro-benchmark has its own: milliseconds per forward and per forward+backward call beside the
 published anchors, and the timed calls, compile seconds and peak memory.
 """
@@ -57,6 +59,8 @@ def tidy(rows: list[Row]) -> pd.DataFrame:
                 "projected_total_s": r.projected_total_s,
                 "peak_memory_mib": r.peak_memory_bytes / 2**20 if r.peak_memory_bytes else None,
                 "peak_memory_source": r.peak_memory_source,
+                "compile_kind": r.compile_kind,
+                "time_steps": r.time_steps,
                 "loss_first_step": r.loss_first_step,
             }
         )
@@ -247,6 +251,28 @@ def benchmark_table(paths: list[Path]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok row: seconds per epoch, compile seconds, peak memory (MiB) and its source."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    label = _SIZE_LABEL.get(task, "size")
+    records = [
+        {
+            "framework": r["framework"],
+            label: r["size"],
+            "B": r["batch_size"],
+            "T": r["time_steps"],
+            "epoch s": _spread_cell(r),
+            f"x {REFERENCE}": _fmt(r["vs_spyx_core"], 3) + "x" if pd.notna(r["vs_spyx_core"]) else "",
+            "compile s": _fmt(r["compile_s"]),
+            "peak MiB": _fmt(r["peak_memory_mib"], 4),
+            "memory source": r["peak_memory_source"],
+            "compiled as": r["compile_kind"],
+        }
+        for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
+    ]
+    return pd.DataFrame.from_records(records)
+
+
 def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] = ()) -> Path:
     """Writes ``report.md``, CSV tables and PNG plots for the results in ``folder``."""
     from harness.plots import plot_epochs  # matplotlib only when reporting
@@ -275,6 +301,10 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
                 totals.to_markdown(index=False),
                 "",
             ]
+        resources = resources_table(frame, task)
+        if not resources.empty:
+            lines += [f"### {name}: every row's time, compile and peak memory", ""]
+            lines += [resources.to_markdown(index=False), ""]
         lines += [f"![{name}]({plot_epochs(frame, task, out).name})", ""]
     if benchmarks:
         lines += [
