@@ -173,6 +173,8 @@ class SpyxSession(_Session):
     """spyx_core's compiled-epoch session around the Spyx network."""
 
     def __init__(self, adapter: SpyxAdapter, spec, weights, data: SpikeData, device, batch_size, seed):
+        self.compile_kind = f"jax lower+compile (Spyx's network; {adapter.describe()})"
+        self.precision = adapter.matmul_precision
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}
         trainer = spyx_core.make_trainer(

@@ -34,6 +34,10 @@ from frameworks.spec import (
 
 _PLATFORMS = {"cpu": "cpu", "gpu": "gpu", "tpu": "tpu"}
 MATMUL_PRECISION = "highest"  # full float32 matmuls (no TF32/bf16 passes) on every device
+REDUCED_PRECISION = (
+    "matmuls at JAX precision {precision!r} (TF32/bf16 passes on GPUs and TPUs; CPUs stay float32)"
+)
+"""The ``semantics`` of a variant that trades matmul precision for speed."""
 
 
 def _layer_name(index: int) -> str:
@@ -197,14 +201,29 @@ class SpyxCoreAdapter:
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
         "scan-unroll32": {"impl": "scan", "unroll": 32},
+        "fused-tf32": {"impl": "fused", "matmul_precision": "tensorfloat32"},
     }
     """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
-    ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences)."""
+    ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
+    ``fused-tf32`` runs the matmuls in TF32 on GPUs (not the canonical float32: marked inexact)."""
 
-    def __init__(self, impl: str = "fused", unroll: int = 1, remat_chunk: int | None = None):
+    exact = True
+    semantics = ""
+
+    def __init__(
+        self,
+        impl: str = "fused",
+        unroll: int = 1,
+        remat_chunk: int | None = None,
+        matmul_precision: str = MATMUL_PRECISION,
+    ):
         if impl not in spyx_core.IMPLEMENTATIONS:
             raise ValueError(f"unknown impl {impl!r}; choose one of {spyx_core.IMPLEMENTATIONS}")
         self.impl, self.unroll, self.remat_chunk = impl, unroll, remat_chunk
+        self.matmul_precision = matmul_precision
+        if matmul_precision != MATMUL_PRECISION:
+            self.exact = False
+            self.semantics = REDUCED_PRECISION.format(precision=matmul_precision)
 
     @property
     def run_options(self) -> dict:
@@ -212,8 +231,10 @@ class SpyxCoreAdapter:
         return {"impl": self.impl, "unroll": self.unroll, "remat_chunk": self.remat_chunk}
 
     def describe(self) -> str:
-        """The implementation, for result rows: e.g. ``impl=fused unroll=1 remat_chunk=None``."""
-        return " ".join(f"{name}={value}" for name, value in self.run_options.items())
+        """The implementation, for result rows: e.g. ``impl=fused unroll=1 remat_chunk=None
+        matmul_precision=highest``."""
+        options = {**self.run_options, "matmul_precision": self.matmul_precision}
+        return " ".join(f"{name}={value}" for name, value in options.items())
 
     def versions(self) -> dict[str, str]:
         return package_versions("jax", "jaxlib", "dm-haiku", "optax", "numpy")
@@ -235,7 +256,7 @@ class SpyxCoreAdapter:
 
     def readout(self, spec, weights, spikes):
         x = jnp.asarray(np.moveaxis(spikes, 1, 0), jnp.float32)
-        with jax.default_matmul_precision(MATMUL_PRECISION):
+        with jax.default_matmul_precision(self.matmul_precision):
             out = jax.jit(self._apply(spec, weights))(to_haiku(spec, weights), x)
         return np.asarray(out)
 
@@ -246,7 +267,7 @@ class SpyxCoreAdapter:
         def objective(params):
             return loss(apply(params, x), jnp.asarray(labels))
 
-        with jax.default_matmul_precision(MATMUL_PRECISION):
+        with jax.default_matmul_precision(self.matmul_precision):
             value, grads = jax.jit(jax.value_and_grad(objective))(to_haiku(spec, weights))
         return float(value), from_haiku(grads)
 
@@ -254,7 +275,8 @@ class SpyxCoreAdapter:
         return _Session(self, spec, weights, data, self._device(device), batch_size, seed)
 
     def kernels(self, spec, weights, spikes, *, device):
-        kernels = _Kernels(self._apply(spec, weights), spec, weights, spikes, self._device(device))
+        apply, found = self._apply(spec, weights), self._device(device)
+        kernels = _Kernels(apply, spec, weights, spikes, found, self.matmul_precision)
         kernels.compile_kind = f"jax lower+compile (forward; forward+backward; {self.describe()})"
         return kernels
 
@@ -280,6 +302,7 @@ def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> tup
 class _Session:
     def __init__(self, adapter, spec, weights, data: SpikeData, device, batch_size, seed):
         self.compile_kind = f"jax lower+compile ({adapter.describe()})"
+        self.precision = adapter.matmul_precision
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
         staged, decode = stage(data)
@@ -302,7 +325,7 @@ class _Session:
         return jax.device_put(jnp.uint32(epoch_key(self.seed, epoch)), self.device)
 
     def compile(self) -> None:
-        with jax.default_matmul_precision(MATMUL_PRECISION):
+        with jax.default_matmul_precision(self.precision):
             lowered = self._jitted.lower(self.state, self.data, self._key(0))
             self._epoch = lowered.compile()
 
@@ -328,7 +351,7 @@ class _Session:
 
     def evaluate(self, data: SpikeData) -> tuple[float, float]:
         staged = jax.device_put(stage(data)[0], self.device)
-        with jax.default_matmul_precision(MATMUL_PRECISION):
+        with jax.default_matmul_precision(self.precision):
             loss, accuracy = self._evaluate(self.state.params, staged)
         return float(loss), float(accuracy)
 
@@ -343,8 +366,10 @@ class _Kernels:
 
     compile_kind = "jax lower+compile (forward; forward+backward)"
 
-    def __init__(self, apply, spec: ModelSpec, weights: dict[str, np.ndarray], spikes, device):
-        self.device = device
+    def __init__(
+        self, apply, spec: ModelSpec, weights: dict[str, np.ndarray], spikes, device, precision: str
+    ):
+        self.device, self.precision = device, precision
         self.params = jax.device_put(to_haiku(spec, weights), device)
         self.x = jax.device_put(np.ascontiguousarray(np.moveaxis(spikes, 1, 0)), device)
 
@@ -356,7 +381,7 @@ class _Kernels:
         self._last = None  # the newest call's result: what ``synchronize`` waits for
 
     def compile(self) -> None:
-        with jax.default_matmul_precision(MATMUL_PRECISION):
+        with jax.default_matmul_precision(self.precision):
             self._compiled = tuple(f.lower(self.params, self.x).compile() for f in self._jitted)
 
     def _call(self, which: int):

@@ -32,6 +32,6 @@ done
 for h in 128 512; do
     python3 -m harness.cli run --task shd --device gpu --data synthetic --hidden "$h" \
         --batch-size 256 --time-steps 256 --epochs "${EPOCHS:-5}" \
-        --frameworks spyx_core,spyx_core@layerwise,spyx_core@fused-remat32,spyx_core@scan,spyx_core@scan-unroll32 \
+        --frameworks spyx_core,spyx_core@fused-tf32,spyx_core@layerwise,spyx_core@fused-remat32,spyx_core@scan,spyx_core@scan-unroll32 \
         --out "$out/spyx-core-variants-h$h" || echo "variants H=$h had failed cells"
 done
