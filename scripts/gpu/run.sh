@@ -29,9 +29,11 @@ for grid in ${GRIDS:-table1 micro}; do
 done
 # spyx_core's implementations at the GPU targets' configuration (paper SHD, B=256, full precision):
 # the fused default against Spyx's step-by-step scan, H=128 and H=512.
+variants=spyx_core,spyx_core@fused-tf32,spyx_core@layerwise,spyx_core@fused-remat32
+variants=$variants,spyx_core@scan,spyx_core@scan-unroll32
 for h in 128 512; do
     python3 -m harness.cli run --task shd --device gpu --data synthetic --hidden "$h" \
         --batch-size 256 --time-steps 256 --epochs "${EPOCHS:-5}" \
-        --frameworks spyx_core,spyx_core@fused-tf32,spyx_core@layerwise,spyx_core@fused-remat32,spyx_core@scan,spyx_core@scan-unroll32 \
+        --frameworks "$variants" \
         --out "$out/spyx-core-variants-h$h" || echo "variants H=$h had failed cells"
 done
