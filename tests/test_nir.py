@@ -146,12 +146,17 @@ def test_if_graph_in_other_frameworks(spikes):
 @pytest.mark.parametrize("source", [nir_snntorch, nir_norse], ids=["snntorch", "norse"])
 def test_other_exports_load_in_spyx_core(tmp_path, spec, active, spikes, source):
     graph = _through_file(source.export(spec, active), tmp_path)
+    _assert_loads_in_spyx_core(graph, source, spec, active, spikes)
+
+
+def _assert_loads_in_spyx_core(graph, source, spec, weights, spikes) -> None:
+    """``graph`` reads back as ``spec`` with ``weights`` and runs in spyx_core as ``source`` does."""
     back_spec, back = spec_from_graph(graph)
     assert back_spec == spec
-    for name, value in active.items():
+    for name, value in weights.items():
         np.testing.assert_allclose(back[name], value, rtol=1e-6, atol=1e-6, err_msg=name)
     (imported,) = nir_spyx_core.imports(graph, spikes)
-    reference = source.native(spec, active, spikes)
+    reference = source.native(spec, weights, spikes)
     assert relative_error(imported.trace.readout, reference.readout) <= READOUT_TOLERANCE
     for layer, spikes_ref in reference.spikes.items():
         np.testing.assert_array_equal(imported.trace.spikes[layer], spikes_ref)
@@ -366,15 +371,7 @@ def test_snntorch_conv_export_loads_in_spyx_core(tmp_path, conv_spec, conv_weigh
     graph = _through_file(nir_snntorch.export(conv_spec, conv_weights), tmp_path)
     # snnTorch cannot write a max-pool: the AvgPool2d traced in its place became the pair.
     assert isinstance(graph.nodes["2.threshold"], nir.Threshold)
-    back_spec, back = spec_from_graph(graph)
-    assert back_spec == conv_spec
-    for name, value in conv_weights.items():
-        np.testing.assert_allclose(back[name], value, rtol=1e-6, atol=1e-6, err_msg=name)
-    (imported,) = nir_spyx_core.imports(graph, conv_spikes)
-    reference = nir_snntorch.native(conv_spec, conv_weights, conv_spikes)
-    assert relative_error(imported.trace.readout, reference.readout) <= READOUT_TOLERANCE
-    for layer, spikes_ref in reference.spikes.items():
-        np.testing.assert_array_equal(imported.trace.spikes[layer], spikes_ref)
+    _assert_loads_in_spyx_core(graph, nir_snntorch, conv_spec, conv_weights, conv_spikes)
 
 
 def test_norse_cannot_export_conv(conv_spec, conv_weights):
