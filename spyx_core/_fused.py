@@ -4,11 +4,14 @@
 ``if_step`` / ``li_step`` through time computes (same operations in the same order, so the same
 float32 values), as one differentiable operation (``jax.custom_vjp``) on ``[T, B, *size]``:
 
-* Forward: one ``lax.scan`` of the elementwise update ``v = beta * v + x - theta * H(v - theta)``.
+* Forward: one loop of the elementwise update ``v = beta * v + x - theta * H(v - theta)``.
 * Backward: the reset is detached, so the gradient obeys a *linear* recurrence
   ``dv[t] = g[t] + beta * dv[t+1]`` (``g[t]``: the gradient reaching ``v[t]`` from outside). That
-  is one reverse scan of a multiply-add, which also sums the decay's gradient
+  is one reverse loop of a multiply-add, which also sums the decay's gradient
   ``sum_t dv[t] * v[t-1]`` in its carry; the input gradient is ``dv`` itself.
+
+Both loops write each step's result over their input in place (``fori_loop`` with a dynamic
+update), so neither allocates a second ``[T, B, *size]`` array, as ``lax.scan``'s outputs would.
 
 The only thing kept for the backward is ``v``, which is the output anyway. Spikes are not part of
 the operation: ``run_sequential(impl="fused")`` computes them from ``v`` in a rematerialised
@@ -21,7 +24,7 @@ transposed step; here one float32 membrane per neuron and step is stored.
 
 The operation takes the state before the first step and returns the state after the last, with
 gradients for both, so a sequence can be cut into pieces. A Pallas GPU kernel could replace the
-two scans; it is not written because no GPU was available to test it, and these scans are the
+two loops; it is not written because no GPU was available to test it, and these loops are the
 reference any such kernel would be checked against.
 """
 
@@ -36,11 +39,8 @@ from spyx_core._surrogate import heaviside
 
 
 def _forward(x, v0, decay, theta, unroll):
-    """The membranes ``v[0..T-1]`` (``theta=None``: no reset, the LI readout).
-
-    Each ``v[t]`` overwrites ``x[t]`` in the loop's own buffer: no second ``[T, B, ...]`` array is
-    allocated (``lax.scan`` would allocate, and zero, one for its outputs).
-    """
+    """The membranes ``v[0..T-1]`` (``theta=None``: no reset, the LI readout), each ``v[t]``
+    written over ``x[t]``."""
 
     def step(t, carry):
         buffer, v = carry
@@ -76,15 +76,14 @@ def _backward(decay, g, g_last, v, v0, unroll):
     return dv, decay * dv_first, d_decay
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _membrane(x, v0, beta, theta, unroll):
-    v = _forward(x, v0, jnp.broadcast_to(beta, v0.shape), theta, unroll)
-    return v, v[-1]
-
-
 def _membrane_fwd(x, v0, beta, theta, unroll):
     v = _forward(x, v0, jnp.broadcast_to(beta, v0.shape), theta, unroll)
     return (v, v[-1]), (v, v0, beta)  # the residual is the output itself
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _membrane(x, v0, beta, theta, unroll):
+    return _membrane_fwd(x, v0, beta, theta, unroll)[0]
 
 
 def _membrane_bwd(theta, unroll, residuals, cotangents):
@@ -107,6 +106,6 @@ def membrane_sequence(
         beta: decay ``[*size]``, already clipped to ``[0, 1]`` (the caller's autodiff handles the
             clip); ones for IF.
         theta: threshold of the detached subtractive reset; ``None`` for the LI readout (no reset).
-        unroll: ``lax.scan`` unroll factor of both loops.
+        unroll: unroll factor of both loops (1 keeps the in-place update; see ``run_sequential``).
     """
     return _membrane(x, v0, beta, theta, unroll)

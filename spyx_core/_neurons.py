@@ -161,7 +161,29 @@ class _Neuron(hk.RNNCore):
         return hk.get_parameter(name, self.size, jnp.float32, init=init)
 
 
-class LIF(_Neuron):
+class _Membrane:
+    """Cores whose state is one membrane under the canonical update (LIF, IF, LI): all ``T`` steps
+    as one operation with a hand-written backward (``_fused.py``), for ``run_sequential``'s
+    ``"fused"`` implementation. A core supplies its decay; spiking ones also ``theta`` and
+    ``spike_fn``."""
+
+    spiking: ClassVar[bool]
+
+    def _current_decay(self) -> jax.Array:
+        raise NotImplementedError
+
+    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
+        """``(v [T, B, *size], v[T-1])`` for ``x [T, B, *size]`` from ``v``; spikes: ``fire``."""
+        decay = jnp.clip(self._current_decay(), 0.0, 1.0)
+        theta = self.theta if self.spiking else None  # no reset in the LI readout
+        return membrane_sequence(x, v, beta=decay, theta=theta, unroll=unroll)
+
+    def fire(self, v: jax.Array) -> jax.Array:
+        """The spikes of membranes ``v`` (spiking cores)."""
+        return self.spike_fn(v - self.theta)
+
+
+class LIF(_Membrane, _Neuron):
     """Leaky integrate-and-fire core with subtractive, detached reset (see module docstring).
 
     Args:
@@ -188,24 +210,16 @@ class LIF(_Neuron):
         self.theta = theta
         self.spike_fn = spike_fn or superspike()
 
-    def _lif_beta(self) -> jax.Array:
+    def _current_decay(self) -> jax.Array:
         default = hk.initializers.TruncatedNormal(stddev=0.25, mean=0.5)
         return self._beta(self.beta_init, self.trainable_beta, default)
 
     def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return lif_step(x, v, beta=self._lif_beta(), theta=self.theta, spike_fn=self.spike_fn)
-
-    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
-        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``); spikes: ``fire``."""
-        beta = jnp.clip(self._lif_beta(), 0.0, 1.0)
-        return membrane_sequence(x, v, beta=beta, theta=self.theta, unroll=unroll)
-
-    def fire(self, v: jax.Array) -> jax.Array:
-        """The spikes of membranes ``v``."""
-        return self.spike_fn(v - self.theta)
+        beta = self._current_decay()
+        return lif_step(x, v, beta=beta, theta=self.theta, spike_fn=self.spike_fn)
 
 
-class IF(_Neuron):
+class IF(_Membrane, _Neuron):
     """Integrate-and-fire core (no leak, no parameters)."""
 
     def __init__(
@@ -223,17 +237,11 @@ class IF(_Neuron):
     def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
         return if_step(x, v, theta=self.theta, spike_fn=self.spike_fn)
 
-    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
-        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``); spikes: ``fire``."""
-        ones = jnp.ones(self.size, jnp.float32)
-        return membrane_sequence(x, v, beta=ones, theta=self.theta, unroll=unroll)
-
-    def fire(self, v: jax.Array) -> jax.Array:
-        """The spikes of membranes ``v``."""
-        return self.spike_fn(v - self.theta)
+    def _current_decay(self) -> jax.Array:
+        return jnp.ones(self.size, jnp.float32)  # no leak
 
 
-class LI(_Neuron):
+class LI(_Membrane, _Neuron):
     """Leaky-integrator readout core; ``beta`` defaults to a trainable 0.8 per neuron."""
 
     spiking: ClassVar[bool] = False
@@ -249,16 +257,11 @@ class LI(_Neuron):
         super().__init__(size, name=name)
         self.beta_init, self.trainable_beta = beta, trainable_beta
 
-    def _li_beta(self) -> jax.Array:
+    def _current_decay(self) -> jax.Array:
         return self._beta(self.beta_init, self.trainable_beta, hk.initializers.Constant(0.8))
 
     def __call__(self, x: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return li_step(x, v, beta=self._li_beta())
-
-    def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
-        """All ``T`` steps at once: ``(v [T, B, *size], v[T-1])`` (``_fused.py``), the output."""
-        beta = jnp.clip(self._li_beta(), 0.0, 1.0)
-        return membrane_sequence(x, v, beta=beta, theta=None, unroll=unroll)
+        return li_step(x, v, beta=self._current_decay())
 
 
 def _paper_decay() -> hk.initializers.Initializer:

@@ -69,7 +69,10 @@ def run_sequential(
     """
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"unknown impl {impl!r}; choose one of: {', '.join(IMPLEMENTATIONS)}")
-    run = functools.partial(_run_scan if impl == "scan" else _run_layerwise, layers, impl, unroll)
+    if impl == "scan":
+        run = functools.partial(_run_scan, layers, unroll)
+    else:
+        run = functools.partial(_run_layerwise, layers, unroll, fused=impl == "fused")
     states = tuple(layer.initial_state(x.shape[1]) for layer in layers if _is_core(layer))
     if remat_chunk is None:
         out, _, counts = run(x, states)
@@ -116,8 +119,8 @@ def _run_in_pieces(run: Run, x: jax.Array, states: States, chunk: int):
     return jnp.concatenate(outs) if len(outs) > 1 else outs[0], total
 
 
-def _run_layerwise(layers: Sequence[Layer], impl: Impl, unroll: int, x: jax.Array, states: States):
-    """One layer at a time (``"layerwise"``; ``"fused"`` with the cores' ``membrane`` method)."""
+def _run_layerwise(layers: Sequence[Layer], unroll: int, x: jax.Array, states: States, *, fused: bool):
+    """One layer at a time (``"layerwise"``; ``fused``: with the cores' ``membrane`` method)."""
     counts, finals = [], []
     remaining, initial = list(layers), iter(states)
     while remaining:
@@ -125,7 +128,7 @@ def _run_layerwise(layers: Sequence[Layer], impl: Impl, unroll: int, x: jax.Arra
         if not _is_core(layer):
             x = hk.BatchApply(layer)(x)
             continue
-        if impl == "fused" and hasattr(layer, "membrane"):
+        if fused and hasattr(layer, "membrane"):
             x, state = layer.membrane(x, next(initial), unroll=unroll)
             if _spiking(layer):
                 stateless = _leading_stateless(remaining)
@@ -158,7 +161,7 @@ def _fire(core: Any, stateless: Sequence[Layer], v: jax.Array) -> tuple[jax.Arra
     return x, spikes.sum(axis=0)
 
 
-def _run_scan(layers: Sequence[Layer], impl: Impl, unroll: int, x: jax.Array, states: States):
+def _run_scan(layers: Sequence[Layer], unroll: int, x: jax.Array, states: States):
     """All layers stepped together by one ``lax.scan``, also tapping every spiking core's output."""
 
     def step(x_t: jax.Array, states: States):
