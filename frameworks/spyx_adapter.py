@@ -37,16 +37,12 @@ from typing import ClassVar
 import haiku as hk
 import jax
 import numpy as np
-import optax
 
 import spyx_core
-from frameworks.adapter import SpikeData, Unsupported, package_versions
+from frameworks.adapter import Unsupported, package_versions
 from frameworks.spec import LI, LIF, Linear, ModelSpec, is_decay
 from frameworks.spyx_core_adapter import (
     SpyxCoreAdapter,
-    _hash_shuffle,
-    _loss,
-    _Session,
     to_haiku,
 )
 
@@ -148,7 +144,8 @@ def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int) -> 
 
 
 class SpyxAdapter(SpyxCoreAdapter):
-    """Spyx 0.1.x (module docstring); devices, staging and the epoch loop as spyx_core."""
+    """Spyx 0.1.x (module docstring); devices, staging, session and the epoch loop as spyx_core's
+    (``_apply`` is the only difference)."""
 
     name = "spyx"
     exact = False
@@ -165,33 +162,8 @@ class SpyxAdapter(SpyxCoreAdapter):
     def _apply(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Callable:
         return network(spec, weights, unroll=self.unroll)
 
-    def session(self, spec, weights, data, *, device, batch_size, seed):
-        return SpyxSession(self, spec, weights, data, self._device(device), batch_size, seed)
+    def describe(self) -> str:
+        return f"Spyx's network; {super().describe()}"
 
 
-class SpyxSession(_Session):
-    """spyx_core's compiled-epoch session around the Spyx network."""
-
-    def __init__(self, adapter: SpyxAdapter, spec, weights, data: SpikeData, device, batch_size, seed):
-        self.compile_kind = f"jax lower+compile (Spyx's network; {adapter.describe()})"
-        self.precision = adapter.matmul_precision
-        self.spec, self.seed, self.device = spec, seed, device
-        self._initial = {name: np.array(value) for name, value in weights.items()}
-        trainer = spyx_core.make_trainer(
-            adapter._apply(spec, weights),
-            optax.adam(spec.learning_rate),
-            batch_size=batch_size,
-            time_steps=data.time_steps,
-            loss=_loss(spec),
-            shuffle=_hash_shuffle,
-        )
-        with jax.default_device(device):
-            self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)
-        staged = spyx_core.StagedData(data.packed, data.labels.astype(np.int32))
-        self.data = jax.device_put(staged, device)
-        self._jitted = jax.jit(trainer.epoch, donate_argnums=0)
-        self._evaluate = jax.jit(trainer.evaluate)
-        self._epoch = None
-
-
-__all__ = ["SEMANTICS", "SpyxAdapter", "SpyxSession", "activation", "network"]
+__all__ = ["SEMANTICS", "SpyxAdapter", "activation", "network"]

@@ -4,6 +4,7 @@ for the micro-benchmark, one forward and one forward+backward program)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import ClassVar
 
 import haiku as hk
@@ -163,15 +164,40 @@ def make_spec_trainer(
     regulariser: spyx_core.Regulariser | None = None,
     decode: spyx_core.Decode = spyx_core.unpack_time,
 ) -> spyx_core.Trainer:
-    """The spec's compiled-epoch trainer: Adam at the spec's rate, its loss, the shared order.
+    """The spec's compiled-epoch trainer (``trainer_for``) around spyx_core's network.
 
-    The epoch key is a uint32 (``frameworks._order.epoch_key``); augmentation derives its PRNG
-    key from it inside the program (``spyx_core.augment_key``). A ``regulariser`` makes the
-    network return its spike counts (``network(return_counts=True)``).
+    A ``regulariser`` makes the network return its spike counts (``network(return_counts=True)``).
     """
     counting = regulariser is not None
     options = {"impl": impl, "unroll": unroll, "remat_chunk": remat_chunk}
     apply = network(spec, weights, return_counts=counting, **options).apply
+    return trainer_for(
+        apply,
+        spec,
+        batch_size=batch_size,
+        time_steps=time_steps,
+        augment=augment,
+        regulariser=regulariser,
+        decode=decode,
+    )
+
+
+def trainer_for(
+    apply: Callable,
+    spec: ModelSpec,
+    *,
+    batch_size: int,
+    time_steps: int,
+    augment: spyx_core.Augment | None = None,
+    regulariser: spyx_core.Regulariser | None = None,
+    decode: spyx_core.Decode = spyx_core.unpack_time,
+) -> spyx_core.Trainer:
+    """The compiled-epoch trainer of network ``apply``: Adam at the spec's rate, its loss, the
+    shared sample order.
+
+    The epoch key is a uint32 (``frameworks._order.epoch_key``); augmentation derives its PRNG
+    key from it inside the program (``spyx_core.augment_key``).
+    """
     return spyx_core.make_trainer(
         apply,
         optax.adam(spec.learning_rate),
@@ -306,13 +332,12 @@ class _Session:
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
         staged, decode = stage(data)
-        trainer = make_spec_trainer(
+        trainer = trainer_for(
+            adapter._apply(spec, weights),
             spec,
-            weights,
             batch_size=batch_size,
             time_steps=data.time_steps,
             decode=decode,
-            **adapter.run_options,
         )
         with jax.default_device(device):
             self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)
