@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from frameworks._order import epoch_order as epoch_order
 from frameworks.adapter import Adapter as Adapter
 from frameworks.adapter import EpochResult as EpochResult
 from frameworks.adapter import Session as Session
 from frameworks.adapter import SpikeData as SpikeData
 from frameworks.adapter import Unsupported as Unsupported
+from frameworks.order import epoch_order as epoch_order
 from frameworks.spec import ModelSpec as ModelSpec
 from frameworks.spec import init_weights as init_weights
 from frameworks.spec import shd_spec as shd_spec

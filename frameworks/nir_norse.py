@@ -46,9 +46,9 @@ from norse.torch.module.lif_box import LIFBoxCell, LIFBoxParameters
 from frameworks._nir_normalise import canonicalise, for_norse
 from frameworks._nir_torch import Way, import_ways, run_sequence
 from frameworks.adapter import Unsupported
+from frameworks.adapters.norse_adapter import EPS, NorseAdapter, detached_reset
 from frameworks.nir_bridge import DT
 from frameworks.nir_support import Imported, Trace
-from frameworks.norse_adapter import EPS, NorseAdapter, detached_reset
 from frameworks.spec import IF, LI, LIF, Linear, ModelSpec
 
 NAME = "norse"

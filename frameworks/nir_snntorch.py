@@ -44,8 +44,8 @@ from snntorch.import_nir import import_from_nir
 from frameworks._nir_normalise import SNNTORCH_DT, canonicalise, for_snntorch
 from frameworks._nir_torch import Way, import_ways, run_sequence, spiking_nodes
 from frameworks.adapter import Unsupported
+from frameworks.adapters.snntorch_adapter import SnnTorchAdapter
 from frameworks.nir_support import Imported, Trace
-from frameworks.snntorch_adapter import SnnTorchAdapter
 from frameworks.spec import IF, LIF, MaxPool2d, ModelSpec
 from spyx_core import nir as snir
 

@@ -4,7 +4,7 @@ The reference is the framework that exported the graph (metadata ``"source"``; s
 unstated) running its *own* model of the network (``native``: the adapter's module, parameters
 never through NIR). Every framework's NIR import runs the same random spike input; each row gives
 the spikes of every spiking layer that differ from the reference's, and the readout's relative
-deviation ``max|u - u_ref| / max|u_ref|`` (``frameworks.equivalence.relative_error``).
+deviation ``max|u - u_ref| / max|u_ref|`` (``frameworks.conformance.equivalence.relative_error``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import frameworks
 from frameworks import nir_support
 from frameworks.adapter import Unsupported
-from frameworks.equivalence import relative_error
+from frameworks.conformance.equivalence import relative_error
 from frameworks.nir_bridge import source_of, spec_from_graph
 from frameworks.nir_support import Imported, Trace
 

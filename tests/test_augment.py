@@ -12,8 +12,8 @@ import optax
 import pytest
 
 import spyx_core
+from frameworks.adapters.spyx_core_adapter import make_spec_trainer, to_haiku
 from frameworks.spec import init_weights, shd_spec
-from frameworks.spyx_core_adapter import make_spec_trainer, to_haiku
 from harness.datasets import synthetic_shd
 
 KEY = jax.random.key(0)

@@ -18,8 +18,8 @@ import torch
 import frameworks
 from frameworks import conformance
 from frameworks.adapter import Unsupported
-from frameworks.equivalence import compare, relative_error
-from frameworks.torch_plain_adapter import LayerwiseNet, PlainLIF, TorchPlainAdapter
+from frameworks.adapters.torch_plain_adapter import LayerwiseNet, PlainLIF, TorchPlainAdapter
+from frameworks.conformance.equivalence import compare, relative_error
 from harness.cell import Cell
 from harness.cli import main as cli
 from harness.worker import run_cell

@@ -16,19 +16,19 @@ import torch
 
 import frameworks
 import spyx_core
-from frameworks._torch import spike_function
 from frameworks.adapter import SpikeData, Unsupported
-from frameworks.equivalence import (
+from frameworks.adapters.norse_adapter import EPS, NorseAdapter, NorseLIF, NorseNet
+from frameworks.adapters.snntorch_adapter import SnnTorchAdapter
+from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
+from frameworks.conformance.equivalence import (
     Comparison,
     EquivalenceReport,
     compare,
     equivalence_batch,
     relative_error,
 )
-from frameworks.norse_adapter import EPS, NorseAdapter, NorseLIF, NorseNet
-from frameworks.snntorch_adapter import SnnTorchAdapter
 from frameworks.spec import LIF, Linear, ModelSpec, init_weights, shd_spec
-from frameworks.spyx_core_adapter import SpyxCoreAdapter
+from frameworks.torch_base import spike_function
 
 NAMES = frameworks.available(exact_only=True)
 """Every importable adapter that claims the canonical model (torch_compile, whose compiles take

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import frameworks
-from frameworks.equivalence import compare
+from frameworks.adapters.spyx_core_adapter import network, to_haiku
+from frameworks.conformance.equivalence import compare
 from frameworks.spec import Conv2d, ModelSpec, init_weights, nmnist_spec
-from frameworks.spyx_core_adapter import network, to_haiku
 
 CONV_NAMES = [*frameworks.available(exact_only=True), "spyx_core@scan"]
 GAINS = {"0.weight": 2.0, "3.weight": 2.0}

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import spyx_core
+from frameworks.adapters.spyx_core_adapter import network, to_haiku
 from frameworks.spec import init_weights, shd_spec
-from frameworks.spyx_core_adapter import network, to_haiku
 from spyx_core._fused import membrane_sequence
 
 SPIKE = spyx_core.superspike(5.0)  # a wide surrogate: every step contributes a gradient

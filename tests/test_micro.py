@@ -9,7 +9,7 @@ import pytest
 from fake_framework import install
 
 import frameworks
-from frameworks.equivalence import compare_kernels
+from frameworks.conformance.equivalence import compare_kernels
 from frameworks.spec import LI, LIF, Linear, ModelSpec, init_weights, micro_input, micro_spec, shd_spec
 from harness.cell import Cell
 from harness.errors import SpikebenchError

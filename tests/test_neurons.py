@@ -16,8 +16,8 @@ import pytest
 
 import frameworks
 import spyx_core
+from frameworks.adapters.spyx_core_adapter import from_haiku, network, to_haiku
 from frameworks.spec import NEURON_TYPES, ModelSpec, init_weights, shd_spec, trained_names
-from frameworks.spyx_core_adapter import from_haiku, network, to_haiku
 
 SPIKE = spyx_core.arctan(2.0)
 

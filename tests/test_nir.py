@@ -26,12 +26,12 @@ from snntorch.import_nir import import_from_nir
 from frameworks import nir_norse, nir_snntorch, nir_spyx_core
 from frameworks._nir_normalise import for_norse, for_snntorch, without_readout
 from frameworks.adapter import Unsupported
+from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
 from frameworks.checkpoint import save_weights
-from frameworks.equivalence import relative_error
+from frameworks.conformance.equivalence import relative_error
 from frameworks.nir_bridge import graph_from_spec, spec_from_graph
 from frameworks.nir_io import read_graph, write_graph
 from frameworks.spec import ModelSpec, init_weights, nmnist_spec, shd_spec
-from frameworks.spyx_core_adapter import SpyxCoreAdapter
 from harness import cli
 from harness.nir_check import READOUT_TOLERANCE
 from spyx_core import nir as snir

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import spyx_core
-from frameworks._torch import spike_function
 from frameworks.spec import shd_spec
+from frameworks.torch_base import spike_function
 
 SURROGATES = sorted(spyx_core.SURROGATE_DERIVATIVES)
 XS = np.array([-1.3, -0.4, -0.05, 0.0, 0.05, 0.3, 2.0], np.float32)  # none on a boxcar edge

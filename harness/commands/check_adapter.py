@@ -2,7 +2,7 @@
 
 Prints one line per check (pass, FAIL, or ``measured`` for a declared deviation, with the relative
 error against spyx_core) and exits 0 when every check passes, 1 otherwise. See
-frameworks/conformance.py for the checks.
+frameworks/conformance/__init__.py for the checks.
 """
 
 from __future__ import annotations

@@ -25,17 +25,17 @@ import numpy as np
 from tqdm import tqdm
 
 import spyx_core
-from frameworks._order import epoch_key
 from frameworks.adapter import SpikeData
-from frameworks.checkpoint import save_weights
-from frameworks.spec import NEURON_TYPES, ModelSpec, init_weights, shd_spec
-from frameworks.spyx_core_adapter import (
+from frameworks.adapters.spyx_core_adapter import (
     MATMUL_PRECISION,
     from_haiku,
     make_spec_trainer,
     stage,
     to_haiku,
 )
+from frameworks.checkpoint import save_weights
+from frameworks.order import epoch_key
+from frameworks.spec import NEURON_TYPES, ModelSpec, init_weights, shd_spec
 from harness import datasets
 from harness.commands._arguments import non_negative, positive
 from harness.errors import SpikebenchError

@@ -10,7 +10,7 @@ it for every registered adapter. The checks:
 - ``devices``: each device either has a name or is ``Unsupported``; the device under test works.
 - ``failure reporting``: what an adapter cannot do raises ``Unsupported`` naming it (an unknown
   device, a neuron it does not implement, beta training it cannot do), never another error.
-- ``forward+gradients <task>``: ``frameworks.equivalence.compare`` against the reference on the
+- ``forward+gradients <task>``: ``equivalence.compare`` against the reference on the
   task's tiny network and batch (readout, loss, every gradient).
 - ``first-step loss <task>``: a training session's first loss against the reference's loss on the
   same first batch (same weights, the shared sample order).
@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import frameworks
-from frameworks._conformance_checks import (
+from frameworks.adapter import Adapter
+from frameworks.conformance.checks import (
     Check,
     declaration,
     devices,
@@ -45,8 +46,7 @@ from frameworks._conformance_checks import (
     versions,
     with_neuron,
 )
-from frameworks.adapter import Adapter
-from frameworks.equivalence import equivalence_batch
+from frameworks.conformance.equivalence import equivalence_batch
 from frameworks.spec import ModelSpec, init_weights, shd_spec
 
 REFERENCE = "spyx_core"

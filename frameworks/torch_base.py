@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from frameworks._order import epoch_order
 from frameworks.adapter import (
     EpochResult,
     SpikeData,
@@ -25,7 +24,17 @@ from frameworks.adapter import (
     check_beta_training,
     package_versions,
 )
-from frameworks.spec import ModelSpec, trained_names
+from frameworks.order import epoch_order
+from frameworks.spec import (
+    STATELESS,
+    Conv2d,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    ModelSpec,
+    trained_names,
+)
 from spyx_core import surrogate_derivative
 
 SpikeFn = Callable[[torch.Tensor], torch.Tensor]
@@ -289,3 +298,26 @@ class TorchKernels:
 
     def gradients(self, handle: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {name: from_torch_layout(name, grad) for name, grad in handle.items()}
+
+def is_stateless(layer: Layer) -> bool:
+    """Whether ``layer`` acts on each time step alone (Linear, Conv2d, MaxPool2d, Flatten)."""
+    return isinstance(layer, STATELESS)
+
+
+def stateless_module(layer: Layer) -> tuple[torch.nn.Module, dict[str, torch.nn.Parameter]]:
+    """The torch module for a stateless canonical layer and its parameters by canonical suffix.
+
+    Inputs are ``[B, *shape]`` with channel-first feature maps, so ``Flatten`` keeps the canonical
+    (C, H, W) order.
+    """
+    if isinstance(layer, Linear):
+        module = torch.nn.Linear(layer.n_in, layer.n_out, bias=False)
+        return module, {"weight": module.weight}
+    if isinstance(layer, Conv2d):
+        module = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, bias=False)
+        return module, {"weight": module.weight}
+    if isinstance(layer, MaxPool2d):
+        return torch.nn.MaxPool2d(layer.kernel_size), {}
+    if isinstance(layer, Flatten):
+        return torch.nn.Flatten(), {}
+    raise TypeError(f"{type(layer).__name__} is not a stateless layer")

@@ -36,10 +36,10 @@ import torch
 from torch._dynamo.exc import BackendCompilerFailed
 from torch._inductor.exc import InductorError
 
-from frameworks._torch import TorchKernels, TorchSession, _time_major, integral_crossentropy
 from frameworks.adapter import SpikeData, Unsupported
+from frameworks.adapters.torch_plain_adapter import TorchPlainAdapter
 from frameworks.spec import ModelSpec
-from frameworks.torch_plain_adapter import TorchPlainAdapter
+from frameworks.torch_base import TorchKernels, TorchSession, _time_major, integral_crossentropy
 
 _COMPILE_ERRORS = (BackendCompilerFailed, InductorError)
 _DYNAMO_WARNING = r"<class 'torch\.autograd\.function\.Function'> should not be instantiated"

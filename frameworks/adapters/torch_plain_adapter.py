@@ -4,7 +4,7 @@ The network runs layer by layer, as spyx_core's ``layerwise`` implementation doe
 maps every time step at once (one matmul on ``[T, B, n_in]``) and each neuron layer loops over time
 in Python. The LIF is frameworks/spec.py line by line: ``v = beta * v + I - theta * s`` with the
 previous spike detached, ``s = H(v - theta)`` with the canonical surrogate; ``beta`` per neuron,
-clipped to [0, 1] on every use. ``torch_compile`` (frameworks/torch_compile_adapter.py) runs this
+clipped to [0, 1] on every use. ``torch_compile`` (``adapters/torch_compile_adapter.py``) runs this
 same module under ``torch.compile``.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from frameworks._torch import SpikeFn, TorchAdapter
 from frameworks.adapter import Unsupported
 from frameworks.spec import LI, LIF, Linear, ModelSpec
+from frameworks.torch_base import SpikeFn, TorchAdapter
 
 
 class PlainLIF(torch.nn.Module):

@@ -14,8 +14,8 @@ import numpy as np
 import optax
 
 import spyx_core
-from frameworks._order import epoch_key, permutation_from_key
 from frameworks.adapter import EpochResult, SpikeData, Unsupported, package_versions
+from frameworks.order import epoch_key, permutation_from_key
 from frameworks.spec import (
     ALIF,
     IF,
@@ -147,7 +147,7 @@ def stage(data: SpikeData) -> tuple[spyx_core.StagedData, spyx_core.Decode]:
 
 
 def _hash_shuffle(key: jax.Array, n: int) -> jax.Array:
-    """The sample order every framework shares (``frameworks._order``), on the device."""
+    """The sample order every framework shares (``frameworks.order``), on the device."""
     return permutation_from_key(key, n, jnp)
 
 
@@ -195,7 +195,7 @@ def trainer_for(
     """The compiled-epoch trainer of network ``apply``: Adam at the spec's rate, its loss, the
     shared sample order.
 
-    The epoch key is a uint32 (``frameworks._order.epoch_key``); augmentation derives its PRNG
+    The epoch key is a uint32 (``frameworks.order.epoch_key``); augmentation derives its PRNG
     key from it inside the program (``spyx_core.augment_key``).
     """
     return spyx_core.make_trainer(

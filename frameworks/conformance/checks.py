@@ -1,4 +1,4 @@
-"""The checks of the conformance suite (frameworks/conformance.py), each returning a ``Check``."""
+"""The checks of the conformance suite (``frameworks.conformance``), each returning a ``Check``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import spyx_core
-from frameworks._order import epoch_order
 from frameworks.adapter import DEVICES, Adapter, SpikeData, Unsupported
-from frameworks.equivalence import EquivalenceReport, compare, relative_error
+from frameworks.conformance.equivalence import EquivalenceReport, compare, relative_error
+from frameworks.order import epoch_order
 from frameworks.spec import LAYER_TYPES, LIF, ModelSpec, init_weights, trained_names
 
 if TYPE_CHECKING:

@@ -40,11 +40,11 @@ import numpy as np
 
 import spyx_core
 from frameworks.adapter import Unsupported, package_versions
-from frameworks.spec import LI, LIF, Linear, ModelSpec, is_decay
-from frameworks.spyx_core_adapter import (
+from frameworks.adapters.spyx_core_adapter import (
     SpyxCoreAdapter,
     to_haiku,
 )
+from frameworks.spec import LI, LIF, Linear, ModelSpec, is_decay
 
 _LOADER_MODULES = ("tonic", "torchvision")
 

@@ -16,7 +16,7 @@ Where SpikingJelly differs: it resets right after the spike, before the next dec
 so each spike lowers the next step's membrane by ``beta theta`` instead of ``theta``; neurons fire
 more often than canonical. ``semantics`` says so and the conformance suite measures it.
 
-The readout is the plain canonical LI (frameworks/torch_plain_adapter.py): SpikingJelly's
+The readout is the plain canonical LI (frameworks/adapters/torch_plain_adapter.py): SpikingJelly's
 ``NonSpikingLIFNode`` decays its input (``1 / tau`` factor) and ``SynapseFilter`` is a filter for
 spikes (its decay depends on the input), neither the canonical leaky integrator.
 
@@ -30,8 +30,8 @@ from __future__ import annotations
 import torch
 from spikingjelly.activation_based import functional
 
-from frameworks._torch import SpikeFn
-from frameworks.torch_plain_adapter import LayerwiseNet, TorchPlainAdapter
+from frameworks.adapters.torch_plain_adapter import LayerwiseNet, TorchPlainAdapter
+from frameworks.torch_base import SpikeFn
 
 EPS = 1e-6
 SEMANTICS = (

@@ -28,10 +28,9 @@ from norse.torch.functional.leaky_integrator_box import (
     li_box_feed_forward_step,
 )
 
-from frameworks._torch import SpikeFn, TorchAdapter
-from frameworks._torch_layers import is_stateless, stateless_module
 from frameworks.adapter import Unsupported
 from frameworks.spec import IF, LI, LIF, ModelSpec
+from frameworks.torch_base import SpikeFn, TorchAdapter, is_stateless, stateless_module
 
 EPS = 1e-6
 

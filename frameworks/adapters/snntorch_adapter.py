@@ -4,7 +4,7 @@
 LIF exactly; ``learn_beta=True`` trains a per-neuron beta, clamped to [0, 1] by snnTorch. The
 readout is a ``Leaky`` without reset whose membrane is the output; a network ending with a spiking
 layer (the micro-benchmark) outputs that layer's spikes. The surrogate is passed as
-``spike_grad``, because snnTorch's own atan is a different function (see frameworks/_torch.py).
+``spike_grad``, because snnTorch's own atan is a different function (see frameworks/torch_base.py).
 
 Other neurons: IF is a ``Leaky`` with beta fixed at 1; CuBaLIF is ``Synaptic`` (the same
 equations, alpha and beta learnt, clamped to [0, 1]). ALIF, RLIF and RIF raise ``Unsupported``
@@ -16,10 +16,9 @@ from __future__ import annotations
 import snntorch as snn
 import torch
 
-from frameworks._torch import SpikeFn, TorchAdapter
-from frameworks._torch_layers import is_stateless, stateless_module
 from frameworks.adapter import Unsupported
 from frameworks.spec import IF, LI, LIF, CuBaLIF, Layer, ModelSpec
+from frameworks.torch_base import SpikeFn, TorchAdapter, is_stateless, stateless_module
 
 UNSUPPORTED = {
     "ALIF": "snnTorch has no adaptive-threshold neuron: every snnTorch neuron has a fixed threshold",
