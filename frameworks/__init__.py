@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from frameworks.adapter import Adapter as Adapter
+from frameworks.adapter import AdapterBase as AdapterBase
 from frameworks.adapter import EpochResult as EpochResult
 from frameworks.adapter import Session as Session
 from frameworks.adapter import SpikeData as SpikeData
@@ -67,7 +68,7 @@ def available(*, exact_only: bool = False, include_slow: bool = False) -> list[s
             adapter = load(name)
         except FrameworkUnavailable:
             continue
-        if not exact_only or getattr(adapter, "exact", True):
+        if not exact_only or adapter.exact:
             found.append(name)
     return found
 
@@ -87,7 +88,7 @@ def validate(name: str) -> None:
             factory = _factory(base)
         except FrameworkUnavailable:
             return
-        if variant not in getattr(factory, "VARIANTS", {}):
+        if variant not in factory.VARIANTS:
             load(name)  # raises UnknownFramework listing the variants
 
 
@@ -105,7 +106,7 @@ def load(name: str) -> Adapter:
     factory = _factory(base)
     if not variant:
         return factory()
-    variants = getattr(factory, "VARIANTS", {})
+    variants = factory.VARIANTS
     if variant not in variants:
         known = ", ".join(f"{base}@{v}" for v in variants) or "none"
         raise UnknownFramework(f"{base} has no variant {variant!r}; variants: {known}")
@@ -118,6 +119,7 @@ __all__ = [
     "GROUP",
     "SLOW_TO_COMPILE",
     "Adapter",
+    "AdapterBase",
     "EpochResult",
     "FrameworkUnavailable",
     "ModelSpec",

@@ -16,9 +16,10 @@ of a network on a fixed input instead of a training epoch.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -87,7 +88,6 @@ class EpochResult(NamedTuple):
     accuracy: float  # training accuracy over the epoch's batches
 
 
-@runtime_checkable
 class Session(Protocol):
     """A model and its dataset staged on one device, ready to train epoch by epoch."""
 
@@ -116,7 +116,6 @@ class Session(Protocol):
         """Mean loss and accuracy over every sample of ``data`` (e.g. the test split)."""
 
 
-@runtime_checkable
 class Kernels(Protocol):
     """One network and one input staged on a device, for the micro-benchmark's timed calls.
 
@@ -151,13 +150,22 @@ class Kernels(Protocol):
         """A ``forward_backward`` handle's gradients on the host, canonical names and layout."""
 
 
-@runtime_checkable
 class Adapter(Protocol):
-    """One framework's implementation of the canonical model (module docstring)."""
+    """One framework's implementation of the canonical model (module docstring).
+
+    Subclass ``AdapterBase`` (or ``frameworks.torch_base.TorchAdapter``,
+    ``frameworks.jax_base.JaxAdapter``): it holds the defaults of the optional members below.
+    """
 
     name: str
     trains_beta: bool
     """Whether the framework can train ``beta``; if not, a spec asking for it is Unsupported."""
+    exact: bool
+    """Whether the adapter computes the canonical model exactly (within float32 rounding)."""
+    semantics: str
+    """For an inexact adapter: how its model differs from the canonical one (empty when exact)."""
+    VARIANTS: ClassVar[dict[str, dict[str, Any]]]
+    """Variant name -> constructor keyword arguments (``frameworks.load("name@variant")``)."""
 
     def versions(self) -> dict[str, str]:
         """Versions of every package this adapter's numbers depend on."""
@@ -205,15 +213,52 @@ class Adapter(Protocol):
         *,
         device: str,
     ) -> Kernels:
-        """Optional: builds the model, stages ``spikes`` ``[B, T, ...]`` on ``device`` and returns
-        ready ``Kernels`` (the micro-benchmark's forward and forward+backward calls).
-
-        An adapter without this method cannot run the micro-benchmark: the harness records its
-        cells as skipped.
+        """Builds the model, stages ``spikes`` ``[B, T, ...]`` on ``device`` and returns ready
+        ``Kernels`` (the micro-benchmark's forward and forward+backward calls).
 
         Raises:
-            Unsupported: the device or a model feature, as ``session``.
+            Unsupported: the adapter has no micro-benchmark (its cells are recorded as skipped),
+                or the device or a model feature, as ``session``.
         """
+
+    def nir(self) -> Any:
+        """This framework's NIR support (``frameworks.nir.NIRSupport``).
+
+        Raises:
+            Unsupported: the framework has no NIR support, or it does not import here.
+        """
+
+
+class AdapterBase:
+    """The defaults of an adapter's optional members; every adapter derives from it.
+
+    A subclass sets ``name`` and implements ``versions``, ``device_name``, ``readout``,
+    ``loss_and_grads`` and ``session`` (the torch and JAX bases implement those too). Optional:
+    ``kernels`` (the micro-benchmark), ``nir_support`` (where its NIR support lives), ``exact`` and
+    ``semantics`` (an inexact model says how it differs), ``VARIANTS``.
+    """
+
+    name: str = "unnamed"
+    trains_beta: bool = True
+    exact: bool = True
+    semantics: str = ""
+    VARIANTS: ClassVar[dict[str, dict[str, Any]]] = {}
+    nir_support: ClassVar[str | None] = None
+    """``"module:attribute"`` of this framework's ``NIRSupport`` class, imported only when used;
+    None: no NIR support."""
+
+    def kernels(self, spec, weights, spikes, *, device) -> Kernels:
+        raise Unsupported(f"{self.name} has no micro-benchmark kernels (Adapter.kernels)")
+
+    def nir(self) -> Any:
+        if self.nir_support is None:
+            raise Unsupported(f"{self.name} has no NIR support")
+        module, _, attribute = self.nir_support.partition(":")
+        try:
+            support = getattr(importlib.import_module(module), attribute)
+        except ImportError as error:
+            raise Unsupported(f"{self.name}'s NIR support does not import: {error}") from None
+        return support()
 
 
 def package_versions(*distributions: str) -> dict[str, str]:

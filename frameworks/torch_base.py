@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from frameworks.adapter import (
+    AdapterBase,
     EpochResult,
     SpikeData,
     Unsupported,
@@ -130,7 +131,7 @@ def peak_memory(device: torch.device) -> tuple[int | None, str]:
     return peak_kib * 1024, "process max RSS (host; whole process)"
 
 
-class TorchAdapter:
+class TorchAdapter(AdapterBase):
     """Base of the PyTorch adapters; subclasses set ``name``, ``packages`` and ``build``."""
 
     name = "torch"
@@ -298,6 +299,7 @@ class TorchKernels:
 
     def gradients(self, handle: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {name: from_torch_layout(name, grad) for name, grad in handle.items()}
+
 
 def is_stateless(layer: Layer) -> bool:
     """Whether ``layer`` acts on each time step alone (Linear, Conv2d, MaxPool2d, Flatten)."""

@@ -20,7 +20,7 @@ MODULE = textwrap.dedent(
 
     import numpy as np
 
-    from frameworks.adapter import EpochResult
+    from frameworks.adapter import AdapterBase, EpochResult
 
 
     class _Session:
@@ -57,7 +57,7 @@ MODULE = textwrap.dedent(
             return 2.0, 0.5
 
 
-    class FakeAdapter:
+    class FakeAdapter(AdapterBase):
         name = "fakefw"
         trains_beta = True
 

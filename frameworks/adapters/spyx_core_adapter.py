@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 import spyx_core
-from frameworks.adapter import EpochResult, SpikeData, Unsupported, package_versions
+from frameworks.adapter import AdapterBase, EpochResult, SpikeData, Unsupported, package_versions
 from frameworks.order import epoch_key, permutation_from_key
 from frameworks.spec import (
     ALIF,
@@ -215,7 +215,7 @@ def _loss(spec: ModelSpec):
     return functools.partial(spyx_core.integral_crossentropy, smoothing=spec.label_smoothing)
 
 
-class SpyxCoreAdapter:
+class SpyxCoreAdapter(AdapterBase):
     """spyx_core, as ``spyx_core.run_sequential``'s ``impl`` (default ``"fused"``), ``unroll`` and
     ``remat_chunk`` say; ``VARIANTS`` name the combinations the harness runs side by side."""
 
@@ -232,9 +232,6 @@ class SpyxCoreAdapter:
     """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
     ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
     ``fused-tf32`` runs the matmuls in TF32 on GPUs (not the canonical float32: marked inexact)."""
-
-    exact = True
-    semantics = ""
 
     def __init__(
         self,

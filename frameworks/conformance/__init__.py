@@ -215,8 +215,8 @@ def run(
     return ConformanceReport(
         adapter=adapter.name,
         device=device,
-        exact=bool(getattr(adapter, "exact", True)),
-        semantics=getattr(adapter, "semantics", ""),
+        exact=bool(adapter.exact),
+        semantics=adapter.semantics,
         checks=(*checks, *per_task),
     )
 

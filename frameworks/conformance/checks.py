@@ -68,7 +68,7 @@ def guarded(name: str, check: Callable[[], Check]) -> Check:
 
 
 def declaration(adapter: Adapter) -> Check:
-    exact, semantics = getattr(adapter, "exact", True), getattr(adapter, "semantics", "")
+    exact, semantics = adapter.exact, adapter.semantics
     if not exact and not semantics.strip():
         return Check("declaration", "fail", "exact = False needs a one-line `semantics`")
     if exact and semantics.strip():
@@ -171,7 +171,7 @@ def equivalence(adapter: Adapter, reference: Adapter, task: Task) -> Check:
     name = f"forward+gradients {task.name}"
     report = compare(reference, adapter, task.spec, task.weights(), *task.batch(task.batch_size))
     error = max(c.error for c in report.comparisons)
-    if getattr(adapter, "exact", True):
+    if adapter.exact:
         return Check(name, "pass" if report.ok else "fail", _describe(report, failures=True), error)
     return Check(name, "measured" if math.isfinite(error) else "fail", _describe(report), error)
 
@@ -234,7 +234,7 @@ def session_checks(adapter: Adapter, reference: Adapter, task: Task, device: str
 def _first_loss(adapter: Adapter, name: str, loss: float, expected: float) -> Check:
     error = relative_error(loss, expected)
     detail = f"{loss:.6f} vs reference {expected:.6f}"
-    if getattr(adapter, "exact", True):
+    if adapter.exact:
         return Check(name, "pass" if error <= FIRST_LOSS_RTOL else "fail", detail, error)
     return Check(name, "measured" if math.isfinite(error) else "fail", detail, error)
 
