@@ -50,14 +50,17 @@ from frameworks.layers import (
     Layer,
     Linear,
     MaxPool2d,
+    NeuronLayer,
     Shape,
+    StatelessLayer,
     layer_shapes,
     neuron_shape,
 )
 
 __all__ = [  # the layers are re-exported: adapters read everything canonical from here
     "ALIF", "DECAYS", "IF", "LAYER_TYPES", "LI", "LIF", "NEURON_TYPES", "RIF", "RLIF", "STATELESS",
-    "Conv2d", "CuBaLIF", "Flatten", "Layer", "Linear", "MaxPool2d", "ModelSpec", "Shape", "init_weights",
+    "Conv2d", "CuBaLIF", "Flatten", "Layer", "Linear", "MaxPool2d", "ModelSpec", "NeuronLayer", "Shape",
+    "StatelessLayer", "init_weights",
     "is_decay", "layer_shapes", "micro_input", "micro_spec", "neuron_shape", "nmnist_spec",
     "random_spikes", "shd_spec", "trained_names",
 ]  # fmt: skip
@@ -103,13 +106,13 @@ class ModelSpec:
         if not self.layers:
             raise ValueError("a network needs layers")
         for i, layer in enumerate(self.layers):
-            if type(layer) not in LAYER_TYPES.values():
+            if not isinstance(layer, Layer) or type(layer) not in LAYER_TYPES.values():
                 known = ", ".join(LAYER_TYPES)
                 raise ValueError(f"layer {i} is a {type(layer).__name__}; known layers: {known}")
         last = self.layers[-1]
         if isinstance(last, LI) and len(neuron_shape(last)) == 1:
             classes = neuron_shape(last)[0]
-        elif type(last).__name__ in NEURON_TYPES:
+        elif isinstance(last, NeuronLayer) and last.spiking:
             classes = None  # a spiking output layer: its spike trains are the network's output
         else:
             raise ValueError(
@@ -262,20 +265,11 @@ def micro_input(
     return spikes
 
 
-def _truncated_normal(rng: np.random.Generator, shape, *, mean: float, stddev: float) -> np.ndarray:
-    """Normal(mean, stddev) truncated at two standard deviations (Haiku's TruncatedNormal)."""
-    out = rng.standard_normal(shape)
-    bad = np.abs(out) > 2
-    while bad.any():
-        out[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(out) > 2
-    return (mean + stddev * out).astype(np.float32)
-
-
 def init_weights(spec: ModelSpec, *, seed: int) -> dict[str, np.ndarray]:
     """The initial parameters every adapter starts from, float32, deterministic in ``seed``.
 
-    Drawn layer by layer, in this order within a layer:
+    Drawn layer by layer by each layer's ``initial_weights`` (``frameworks.layers``), in this order
+    within a layer:
 
     - Linear ``weight``: TruncNormal(0, 1 / sqrt(n_in)) (Haiku's default), ``[n_in, n_out]``;
     - Conv2d ``weight``: TruncNormal(0, 1 / sqrt(C k k)) (Haiku's default), ``[O, C, k, k]``;
@@ -291,38 +285,8 @@ def init_weights(spec: ModelSpec, *, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
     for i, layer in enumerate(spec.layers):
-        for name, value in _layer_weights(layer, rng).items():
+        for name, value in layer.initial_weights(rng).items():
             weights[f"{i}.{name}"] = value
-    return weights
-
-
-def _layer_weights(layer: Layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """One layer's initial parameters (``init_weights``); the draw order fixes the values."""
-    if isinstance(layer, Linear):
-        std = 1.0 / np.sqrt(layer.n_in)
-        return {"weight": _truncated_normal(rng, (layer.n_in, layer.n_out), mean=0.0, stddev=std)}
-    if isinstance(layer, Conv2d):
-        k = layer.kernel_size
-        std = 1.0 / np.sqrt(layer.in_channels * k * k)
-        shape = (layer.out_channels, layer.in_channels, k, k)
-        return {"weight": _truncated_normal(rng, shape, mean=0.0, stddev=std)}
-    if isinstance(layer, MaxPool2d | Flatten):
-        return {}
-    shape = neuron_shape(layer)
-    if isinstance(layer, LI):
-        return {"beta": np.full(shape, layer.beta_init, np.float32)}
-    weights = {}
-    if isinstance(layer, CuBaLIF):
-        weights["alpha"] = _truncated_normal(rng, shape, mean=0.5, stddev=0.25)
-    if isinstance(layer, LIF) and layer.beta_init is not None:
-        weights["beta"] = np.full(shape, layer.beta_init, np.float32)
-    elif isinstance(layer, LIF | CuBaLIF | ALIF | RLIF):
-        weights["beta"] = _truncated_normal(rng, shape, mean=0.5, stddev=0.25)
-    if isinstance(layer, ALIF):
-        weights["gamma"] = np.full(shape, 0.9, np.float32)
-    if isinstance(layer, RLIF | RIF):
-        std = 1.0 / np.sqrt(layer.size)
-        weights["recurrent"] = _truncated_normal(rng, (layer.size, layer.size), mean=0.0, stddev=std)
     return weights
 
 

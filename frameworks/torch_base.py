@@ -1,10 +1,11 @@
-"""What every PyTorch adapter shares: the surrogate spike, devices, staging, the training loop and
-the micro-benchmark calls (``TorchKernels``).
+"""What every PyTorch adapter shares: one canonical network (``CanonicalNet``), the surrogate
+spike, devices, staging, the training loop and the micro-benchmark calls (``TorchKernels``).
 
-A torch adapter only says how to build its framework's module for a spec (``TorchAdapter.build``).
-The module maps time-major spikes ``[T, B, ...]`` to the readout ``[T, B, K]`` (or, for a network
-ending with a spiking layer, its spikes) with a Python loop over
-time, as users of these frameworks write it, and lists its parameters under canonical names in
+A torch adapter only supplies its framework's neuron modules (``TorchAdapter.neurons``, one
+builder per neuron layer class) and how its users run the time loop (``TorchAdapter.loop``).
+``CanonicalNet`` builds the stateless layers (``STATELESS_MODULES``), maps time-major spikes
+``[T, B, ...]`` to the readout ``[T, B, K]`` (or, for a network ending with a spiking layer, its
+spikes) with a Python loop over time, and lists the parameters under canonical names in
 ``module.canonical`` (Linear weights in torch's ``[out, in]`` layout; the adapter transposes).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import resource
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,18 +29,23 @@ from frameworks.adapter import (
 )
 from frameworks.order import epoch_order
 from frameworks.spec import (
-    STATELESS,
     Conv2d,
     Flatten,
     Layer,
     Linear,
     MaxPool2d,
     ModelSpec,
+    NeuronLayer,
+    StatelessLayer,
     trained_names,
 )
 from spyx_core import surrogate_derivative
 
 SpikeFn = Callable[[torch.Tensor], torch.Tensor]
+Parameters = dict[str, torch.nn.Parameter]
+"""A module's canonical parameters by name suffix (``"weight"``, ``"beta"``...)."""
+NeuronBuilder = Callable[[ModelSpec, NeuronLayer, SpikeFn], tuple[torch.nn.Module, Parameters]]
+"""Builds a framework's module for one neuron layer (``TorchAdapter.neurons``)."""
 
 
 class _Spike(torch.autograd.Function):
@@ -105,7 +112,8 @@ def torch_device(device: str) -> torch.device:
     raise Unsupported(f"unknown device {device!r}; choose one of cpu, gpu, tpu")
 
 
-def _time_major(spikes: torch.Tensor) -> torch.Tensor:
+def time_major(spikes: torch.Tensor) -> torch.Tensor:
+    """Batch-first spikes ``[B, T, ...]`` as the time-major float32 input of a network."""
     return spikes.transpose(0, 1).to(torch.float32)
 
 
@@ -131,12 +139,139 @@ def peak_memory(device: torch.device) -> tuple[int | None, str]:
     return peak_kib * 1024, "process max RSS (host; whole process)"
 
 
+def _linear(layer: Linear) -> tuple[torch.nn.Module, Parameters]:
+    module = torch.nn.Linear(layer.n_in, layer.n_out, bias=False)
+    return module, {"weight": module.weight}
+
+
+def _conv2d(layer: Conv2d) -> tuple[torch.nn.Module, Parameters]:
+    module = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, bias=False)
+    return module, {"weight": module.weight}
+
+
+STATELESS_MODULES: dict[type[StatelessLayer], Callable[..., tuple[torch.nn.Module, Parameters]]] = {
+    Linear: _linear,
+    Conv2d: _conv2d,
+    MaxPool2d: lambda layer: (torch.nn.MaxPool2d(layer.kernel_size), {}),
+    Flatten: lambda layer: (torch.nn.Flatten(), {}),
+}
+"""Stateless layer class -> its torch module and parameters, shared by every torch adapter.
+
+Modules take ``[N, *shape]`` with channel-first feature maps, so ``Flatten`` keeps the canonical
+(C, H, W) order."""
+
+LOOPS = ("layerwise", "stepwise")
+
+
+def lif_builder(module_class: Callable[..., torch.nn.Module]) -> NeuronBuilder:
+    """The builder of a LIF module ``module_class(size, theta, spike_fn)`` with a ``beta``
+    parameter: the shape of the hand-written canonical LIFs (torch_plain, Norse)."""
+
+    def build(spec: ModelSpec, layer: NeuronLayer, spike_fn: SpikeFn):
+        module = module_class(layer.size, spec.theta, spike_fn)
+        return module, {"beta": module.beta}
+
+    return build
+
+
+def li_builder(module_class: Callable[..., torch.nn.Module]) -> NeuronBuilder:
+    """The builder of a leaky-integrator readout ``module_class(size)`` with a ``beta`` parameter."""
+
+    def build(spec: ModelSpec, layer: NeuronLayer, spike_fn: SpikeFn):
+        module = module_class(layer.size)
+        return module, {"beta": module.beta}
+
+    return build
+
+
+class CanonicalNet(torch.nn.Module):
+    """A spec's network as torch modules: ``layers[i]`` is ``spec.layers[i]``'s module.
+
+    Stateless layers come from ``STATELESS_MODULES``, neuron layers from the adapter's ``neurons``
+    table. ``canonical`` maps canonical names (``"0.weight"``, ``"1.beta"``) to the parameters.
+    The input is time-major ``[T, B, ...]``; the output is the last layer's, ``[T, B, ...]`` (the
+    LI readout's membrane, or a spiking output layer's spikes). Two ways to run the time loop:
+
+    - ``"layerwise"``: each layer maps the whole sequence in turn; a stateless layer sees all
+      ``T * B`` frames at once (one matmul), a neuron module loops over time itself
+      (``module(current [T, B, ...]) -> output [T, B, ...]``), as torch_plain writes it.
+    - ``"stepwise"``: one Python loop over time outside, every layer stepped in turn, as snnTorch
+      and Norse users write it; a neuron module is ``module(x_t, state) -> (output_t, state)``
+      with ``state=None`` at the first step.
+
+    Raises:
+        Unsupported: a layer the table has no module for; the message names the framework, the
+            layer and ``unsupported``'s reason for it.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        spike_fn: SpikeFn,
+        neurons: dict[type[NeuronLayer], NeuronBuilder],
+        *,
+        loop: str = "layerwise",
+        framework: str = "torch",
+        unsupported: dict[str, str] | None = None,
+    ):
+        super().__init__()
+        if loop not in LOOPS:
+            raise ValueError(f"unknown loop {loop!r}; choose one of {LOOPS}")
+        self.loop, self.framework, self.unsupported = loop, framework, unsupported or {}
+        self.layers = torch.nn.ModuleList()
+        self.stateless: list[bool] = []
+        self.canonical: Parameters = {}
+        for i, layer in enumerate(spec.layers):
+            module, params = self._module(spec, layer, spike_fn, neurons)
+            self.layers.append(module)
+            self.stateless.append(isinstance(layer, StatelessLayer))
+            self.canonical.update({f"{i}.{name}": p for name, p in params.items()})
+
+    def _module(self, spec: ModelSpec, layer: Layer, spike_fn: SpikeFn, neurons) -> tuple:
+        if type(layer) in STATELESS_MODULES:
+            return STATELESS_MODULES[type(layer)](layer)
+        if type(layer) in neurons:
+            return neurons[type(layer)](spec, layer, spike_fn)
+        kind = type(layer).__name__
+        known = ", ".join(t.__name__ for t in neurons)
+        why = self.unsupported.get(kind, f"its neurons are {known}, not {kind}")
+        raise Unsupported(f"{self.framework} cannot run {kind}: {why}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._layerwise(x) if self.loop == "layerwise" else self._stepwise(x)
+
+    def _layerwise(self, x: torch.Tensor) -> torch.Tensor:
+        for module, stateless in zip(self.layers, self.stateless, strict=True):
+            x = module(x.flatten(0, 1)).unflatten(0, x.shape[:2]) if stateless else module(x)
+        return x
+
+    def _stepwise(self, x: torch.Tensor) -> torch.Tensor:
+        states: list = [None] * len(self.layers)
+        outputs = []
+        for h in x:
+            for i, module in enumerate(self.layers):
+                if self.stateless[i]:
+                    h = module(h)
+                else:
+                    h, states[i] = module(h, states[i])
+            outputs.append(h)
+        return torch.stack(outputs)
+
+
 class TorchAdapter(AdapterBase):
-    """Base of the PyTorch adapters; subclasses set ``name``, ``packages`` and ``build``."""
+    """Base of the PyTorch adapters: a subclass sets ``name``, ``packages`` and its ``neurons``
+    table (and ``loop`` when its users step the network through time, ``unsupported`` to say why a
+    neuron is missing); ``CanonicalNet`` does the rest."""
 
     name = "torch"
     packages: tuple[str, ...] = ("torch",)
     trains_beta = True
+    neurons: ClassVar[dict[type[NeuronLayer], NeuronBuilder]] = {}
+    """Neuron layer class -> builder of this framework's module for it (``CanonicalNet``)."""
+    loop: ClassVar[str] = "layerwise"
+    """How the network runs through time (``CanonicalNet``'s ``loop``)."""
+    unsupported: ClassVar[dict[str, str]] = {}
+    """Neuron layer name -> why this framework cannot express it exactly."""
     session_class: type | None = None
     """The session type ``session`` builds (``None``: the eager ``TorchSession``)."""
     kernels_class: type | None = None
@@ -144,7 +279,14 @@ class TorchAdapter(AdapterBase):
 
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
         """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
-        raise NotImplementedError
+        return CanonicalNet(
+            spec,
+            spike_fn,
+            self.neurons,
+            loop=self.loop,
+            framework=self.name,
+            unsupported=self.unsupported,
+        )
 
     def versions(self) -> dict[str, str]:
         return package_versions(*self.packages, "numpy")
@@ -161,12 +303,12 @@ class TorchAdapter(AdapterBase):
 
     def readout(self, spec, weights, spikes):
         with torch.no_grad():
-            out = self.model(spec, weights)(_time_major(torch.from_numpy(spikes)))
+            out = self.model(spec, weights)(time_major(torch.from_numpy(spikes)))
         return out.numpy()
 
     def loss_and_grads(self, spec, weights, spikes, labels):
         module = self.model(spec, weights)
-        readout = module(_time_major(torch.from_numpy(spikes)))
+        readout = module(time_major(torch.from_numpy(spikes)))
         loss = integral_crossentropy(readout, torch.from_numpy(labels).long(), spec)
         loss.backward()
         grads = {
@@ -221,7 +363,7 @@ class TorchSession:
         losses, correct = [], []
         for index in order.view(steps, self.batch_size):
             labels = self.labels[index]
-            readout = self.module(_time_major(self.spikes[index]))
+            readout = self.module(time_major(self.spikes[index]))
             loss = integral_crossentropy(readout, labels, self.spec)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -249,7 +391,7 @@ class TorchSession:
         labels = torch.from_numpy(data.labels.astype(np.int64))
         loss_sum, correct = 0.0, 0
         for start in range(0, len(data), self.batch_size):
-            x = _time_major(spikes[start : start + self.batch_size].to(self.device))
+            x = time_major(spikes[start : start + self.batch_size].to(self.device))
             y = labels[start : start + self.batch_size].to(self.device)
             readout = self.module(x)
             loss_sum += integral_crossentropy(readout, y, self.spec).item() * len(y)
@@ -271,7 +413,7 @@ class TorchKernels:
 
     def __init__(self, module: torch.nn.Module, spikes: np.ndarray, device: torch.device):
         self.module, self.device = module, device
-        self.x = _time_major(torch.from_numpy(spikes)).contiguous().to(device)
+        self.x = time_major(torch.from_numpy(spikes)).contiguous().to(device)
         self.trained = {name: p for name, p in module.canonical.items() if p.requires_grad}
         prepare_device(device)
 
@@ -299,27 +441,3 @@ class TorchKernels:
 
     def gradients(self, handle: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {name: from_torch_layout(name, grad) for name, grad in handle.items()}
-
-
-def is_stateless(layer: Layer) -> bool:
-    """Whether ``layer`` acts on each time step alone (Linear, Conv2d, MaxPool2d, Flatten)."""
-    return isinstance(layer, STATELESS)
-
-
-def stateless_module(layer: Layer) -> tuple[torch.nn.Module, dict[str, torch.nn.Parameter]]:
-    """The torch module for a stateless canonical layer and its parameters by canonical suffix.
-
-    Inputs are ``[B, *shape]`` with channel-first feature maps, so ``Flatten`` keeps the canonical
-    (C, H, W) order.
-    """
-    if isinstance(layer, Linear):
-        module = torch.nn.Linear(layer.n_in, layer.n_out, bias=False)
-        return module, {"weight": module.weight}
-    if isinstance(layer, Conv2d):
-        module = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, bias=False)
-        return module, {"weight": module.weight}
-    if isinstance(layer, MaxPool2d):
-        return torch.nn.MaxPool2d(layer.kernel_size), {}
-    if isinstance(layer, Flatten):
-        return torch.nn.Flatten(), {}
-    raise TypeError(f"{type(layer).__name__} is not a stateless layer")

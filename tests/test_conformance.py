@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -18,8 +19,10 @@ import torch
 import frameworks
 from frameworks import conformance
 from frameworks.adapter import Unsupported
-from frameworks.adapters.torch_plain_adapter import LayerwiseNet, PlainLIF, TorchPlainAdapter
+from frameworks.adapters.torch_plain_adapter import PlainLIF, TorchPlainAdapter
 from frameworks.conformance.equivalence import compare, relative_error
+from frameworks.spec import LIF
+from frameworks.torch_base import lif_builder
 from harness.cell import Cell
 from harness.cli import main as cli
 from harness.worker import run_cell
@@ -74,14 +77,14 @@ class AttachedResetAdapter(TorchPlainAdapter):
     """Claims the canonical model, but its reset is not detached."""
 
     name = "wrong-attached-reset"
-    net_class = type("AttachedResetNet", (LayerwiseNet,), {"lif_class": AttachedResetLIF})
+    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(AttachedResetLIF)}
 
 
 class NoResetAdapter(TorchPlainAdapter):
     """Claims the canonical model, but its neurons never reset."""
 
     name = "wrong-no-reset"
-    net_class = type("NoResetNet", (LayerwiseNet,), {"lif_class": NoResetLIF})
+    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(NoResetLIF)}
 
 
 class CrashingAdapter(TorchPlainAdapter):
@@ -167,7 +170,7 @@ class BetaThetaResetLIF(PlainLIF):
 
 class BetaThetaAdapter(TorchPlainAdapter):
     name = "beta-theta-reset"
-    net_class = type("BetaThetaNet", (LayerwiseNet,), {"lif_class": BetaThetaResetLIF})
+    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(BetaThetaResetLIF)}
 
 
 def test_spikingjelly_deviation_is_its_immediate_reset():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ import torch
 import frameworks
 import spyx_core
 from frameworks.adapter import SpikeData, Unsupported
-from frameworks.adapters.norse_adapter import EPS, NorseAdapter, NorseLIF, NorseNet
+from frameworks.adapters.norse_adapter import EPS, NorseAdapter, NorseLIF
 from frameworks.adapters.snntorch_adapter import SnnTorchAdapter
 from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
 from frameworks.conformance.equivalence import (
@@ -28,7 +29,7 @@ from frameworks.conformance.equivalence import (
     relative_error,
 )
 from frameworks.spec import LIF, Linear, ModelSpec, init_weights, shd_spec
-from frameworks.torch_base import spike_function
+from frameworks.torch_base import lif_builder, spike_function
 
 NAMES = frameworks.available(exact_only=True)
 """Every importable adapter that claims the canonical model (torch_compile, whose compiles take
@@ -144,12 +145,12 @@ class AttachedResetLIF(NorseLIF):
 
 class NoResetAdapter(NorseAdapter):
     name = "norse-no-reset"
-    net = type("NoResetNet", (NorseNet,), {"lif": NoResetLIF})
+    neurons: ClassVar[dict] = {**NorseAdapter.neurons, LIF: lif_builder(NoResetLIF)}
 
 
 class AttachedResetAdapter(NorseAdapter):
     name = "norse-attached-reset"
-    net = type("AttachedResetNet", (NorseNet,), {"lif": AttachedResetLIF})
+    neurons: ClassVar[dict] = {**NorseAdapter.neurons, LIF: lif_builder(AttachedResetLIF)}
 
 
 class SteepSurrogateAdapter(SnnTorchAdapter):

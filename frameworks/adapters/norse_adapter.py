@@ -21,6 +21,8 @@ the same detached subtractive reset (``theta / beta = theta``): Norse's own IAF 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from norse.torch.functional.leaky_integrator_box import (
     LIBoxParameters,
@@ -28,9 +30,8 @@ from norse.torch.functional.leaky_integrator_box import (
     li_box_feed_forward_step,
 )
 
-from frameworks.adapter import Unsupported
 from frameworks.spec import IF, LI, LIF, ModelSpec
-from frameworks.torch_base import SpikeFn, TorchAdapter, is_stateless, stateless_module
+from frameworks.torch_base import Parameters, SpikeFn, TorchAdapter, li_builder, lif_builder
 
 EPS = 1e-6
 
@@ -73,7 +74,8 @@ class NorseLIF(torch.nn.Module):
         self.beta = torch.nn.Parameter(torch.zeros(size))
         self.theta, self.spike_fn = theta, spike_fn
 
-    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        v = torch.zeros_like(x) if v is None else v
         beta = self.beta.clamp(0, 1)
         v = _box_integrate(x, v, beta)
         z = self.spike_fn(v - self.theta)
@@ -87,7 +89,8 @@ class NorseIF(torch.nn.Module):
         super().__init__()
         self.theta, self.spike_fn = theta, spike_fn
 
-    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        v = torch.zeros_like(x) if v is None else v
         v = v + x
         z = self.spike_fn(v - self.theta)
         return z, detached_reset(z, v, self.theta, torch.ones_like(v))
@@ -100,56 +103,19 @@ class NorseLI(torch.nn.Module):
         super().__init__()
         self.beta = torch.nn.Parameter(torch.zeros(size))
 
-    def forward(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        v = torch.zeros_like(x) if v is None else v
         v = _box_integrate(x, v, self.beta.clamp(0, 1))
         return v, v
 
 
-class NorseNet(torch.nn.Module):
-    lif = NorseLIF
-
-    def __init__(self, spec: ModelSpec, spike_fn: SpikeFn):
-        super().__init__()
-        self.layers = torch.nn.ModuleList()
-        self.canonical: dict[str, torch.nn.Parameter] = {}
-        self.stateless = [is_stateless(layer) for layer in spec.layers]
-        for i, layer in enumerate(spec.layers):
-            if is_stateless(layer):
-                module, params = stateless_module(layer)
-                self.canonical.update({f"{i}.{name}": p for name, p in params.items()})
-            elif isinstance(layer, LIF):
-                module = self.lif(layer.size, spec.theta, spike_fn)
-                self.canonical[f"{i}.beta"] = module.beta
-            elif isinstance(layer, LI):
-                module = NorseLI(layer.size)
-                self.canonical[f"{i}.beta"] = module.beta
-            elif isinstance(layer, IF):
-                module = NorseIF(spec.theta, spike_fn)
-            else:
-                kind = type(layer).__name__
-                reason = UNSUPPORTED.get(kind, "no such neuron")
-                raise Unsupported(f"norse cannot run {kind}: {reason}")
-            self.layers.append(module)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        states: list = [None] * len(self.layers)
-        readout = []
-        for x_t in x:
-            h = x_t
-            for i, module in enumerate(self.layers):
-                if self.stateless[i]:
-                    h = module(h)
-                else:
-                    v = torch.zeros_like(h) if states[i] is None else states[i]
-                    h, states[i] = module(h, v)
-            readout.append(h)
-        return torch.stack(readout)
+def _if(spec: ModelSpec, layer: IF, spike_fn: SpikeFn) -> tuple[torch.nn.Module, Parameters]:
+    return NorseIF(spec.theta, spike_fn), {}
 
 
 class NorseAdapter(TorchAdapter):
     name = "norse"
     packages = ("norse", "torch")
-    net = NorseNet
-
-    def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
-        return self.net(spec, spike_fn)
+    loop = "stepwise"
+    neurons: ClassVar[dict] = {LIF: lif_builder(NorseLIF), LI: li_builder(NorseLI), IF: _if}
+    unsupported = UNSUPPORTED

@@ -1,4 +1,5 @@
-"""snnTorch: ``snn.Leaky`` neurons in a Python time loop, the way snnTorch users write it.
+"""snnTorch: ``snn.Leaky`` neurons stepped in a Python time loop (``CanonicalNet``'s ``"stepwise"``
+loop), the way snnTorch users write it.
 
 ``Leaky`` with its defaults (subtractive reset, delayed by one step and detached) is the canonical
 LIF exactly; ``learn_beta=True`` trains a per-neuron beta, clamped to [0, 1] by snnTorch. The
@@ -13,12 +14,13 @@ equations, alpha and beta learnt, clamped to [0, 1]). ALIF, RLIF and RIF raise `
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import snntorch as snn
 import torch
 
-from frameworks.adapter import Unsupported
-from frameworks.spec import IF, LI, LIF, CuBaLIF, Layer, ModelSpec
-from frameworks.torch_base import SpikeFn, TorchAdapter, is_stateless, stateless_module
+from frameworks.spec import IF, LI, LIF, CuBaLIF, ModelSpec
+from frameworks.torch_base import Parameters, SpikeFn, TorchAdapter
 
 UNSUPPORTED = {
     "ALIF": "snnTorch has no adaptive-threshold neuron: every snnTorch neuron has a fixed threshold",
@@ -30,69 +32,61 @@ UNSUPPORTED = {
 """Canonical neuron -> why this adapter raises ``Unsupported`` for it."""
 
 
-def _neuron(spec: ModelSpec, layer: Layer, spike_fn: SpikeFn) -> tuple[torch.nn.Module, dict]:
-    """snnTorch's neuron for ``layer`` and its canonical parameters (name suffix -> parameter)."""
-    common = {"threshold": spec.theta, "spike_grad": spike_fn}
-    if isinstance(layer, LIF | LI):
-        reset = "subtract" if isinstance(layer, LIF) else "none"
-        module = snn.Leaky(
-            beta=torch.zeros(layer.size), learn_beta=True, reset_mechanism=reset, **common
-        )
-        return module, {"beta": module.beta}
-    if isinstance(layer, IF):
-        module = snn.Leaky(
-            beta=torch.ones(layer.size), learn_beta=False, reset_mechanism="subtract", **common
-        )
-        return module, {}
-    if isinstance(layer, CuBaLIF):
-        module = snn.Synaptic(
-            alpha=torch.zeros(layer.size),
-            beta=torch.zeros(layer.size),
-            learn_alpha=True,
-            learn_beta=True,
-            reset_mechanism="subtract",
-            **common,
-        )
-        return module, {"alpha": module.alpha, "beta": module.beta}
-    kind = type(layer).__name__
-    raise Unsupported(f"snntorch cannot run {kind}: {UNSUPPORTED.get(kind, 'no such neuron')}")
+class StepLeaky(snn.Leaky):
+    """``snn.Leaky`` stepped by ``CanonicalNet``: ``(x_t, mem) -> (output_t, mem)``, a fresh membrane
+    (``reset_mem``) at the first step, as snnTorch users start each sequence. A readout
+    (``membrane_out``) outputs its membrane; otherwise the spikes."""
+
+    def __init__(self, *args, membrane_out: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.membrane_out = membrane_out
+
+    def forward(self, x: torch.Tensor, mem: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        spikes, mem = super().forward(x, self.reset_mem() if mem is None else mem)
+        return (mem if self.membrane_out else spikes), mem
 
 
-class SnnTorchNet(torch.nn.Module):
-    def __init__(self, spec: ModelSpec, spike_fn: SpikeFn):
-        super().__init__()
-        self.layers = torch.nn.ModuleList()
-        self.canonical: dict[str, torch.nn.Parameter] = {}
-        # An LI readout's output is its membrane (its Leaky's spikes mean nothing); otherwise spikes.
-        self.membrane_out = isinstance(spec.layers[-1], LI)
-        for i, layer in enumerate(spec.layers):
-            if is_stateless(layer):
-                module, params = stateless_module(layer)
-            else:
-                module, params = _neuron(spec, layer, spike_fn)
-            self.canonical.update({f"{i}.{name}": p for name, p in params.items()})
-            self.layers.append(module)
+class StepSynaptic(snn.Synaptic):
+    """``snn.Synaptic`` stepped by ``CanonicalNet``: its state is ``(syn, mem)``, fresh at first."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mems = [m.reset_mem() if isinstance(m, snn.Synaptic | snn.Leaky) else None for m in self.layers]
-        readout = []
-        for x_t in x:
-            h = x_t
-            for i, module in enumerate(self.layers):
-                if isinstance(module, snn.Synaptic):  # state (syn, mem)
-                    h, syn, mem = module(h, *mems[i])
-                    mems[i] = (syn, mem)
-                elif isinstance(module, snn.Leaky):
-                    h, mems[i] = module(h, mems[i])
-                else:
-                    h = module(h)
-            readout.append(mems[-1] if self.membrane_out else h)
-        return torch.stack(readout)
+    def forward(self, x: torch.Tensor, state: tuple | None) -> tuple[torch.Tensor, tuple]:
+        syn, mem = self.reset_mem() if state is None else state
+        spikes, syn, mem = super().forward(x, syn, mem)
+        return spikes, (syn, mem)
+
+
+def _common(spec: ModelSpec, spike_fn: SpikeFn) -> dict:
+    return {"threshold": spec.theta, "spike_grad": spike_fn}
+
+
+def _lif(spec: ModelSpec, layer: LIF, spike_fn: SpikeFn) -> tuple[torch.nn.Module, Parameters]:
+    beta, common = torch.zeros(layer.size), _common(spec, spike_fn)
+    module = StepLeaky(beta=beta, learn_beta=True, reset_mechanism="subtract", **common)
+    return module, {"beta": module.beta}
+
+
+def _li(spec: ModelSpec, layer: LI, spike_fn: SpikeFn) -> tuple[torch.nn.Module, Parameters]:
+    beta, common = torch.zeros(layer.size), _common(spec, spike_fn)
+    module = StepLeaky(beta=beta, learn_beta=True, reset_mechanism="none", membrane_out=True, **common)
+    return module, {"beta": module.beta}
+
+
+def _if(spec: ModelSpec, layer: IF, spike_fn: SpikeFn) -> tuple[torch.nn.Module, Parameters]:
+    beta, common = torch.ones(layer.size), _common(spec, spike_fn)
+    module = StepLeaky(beta=beta, learn_beta=False, reset_mechanism="subtract", **common)
+    return module, {}
+
+
+def _cubalif(spec: ModelSpec, layer: CuBaLIF, spike_fn: SpikeFn) -> tuple[torch.nn.Module, Parameters]:
+    decays = {"alpha": torch.zeros(layer.size), "beta": torch.zeros(layer.size)}
+    learned = {"learn_alpha": True, "learn_beta": True}
+    module = StepSynaptic(**decays, **learned, reset_mechanism="subtract", **_common(spec, spike_fn))
+    return module, {"alpha": module.alpha, "beta": module.beta}
 
 
 class SnnTorchAdapter(TorchAdapter):
     name = "snntorch"
     packages = ("snntorch", "torch")
-
-    def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
-        return SnnTorchNet(spec, spike_fn)
+    loop = "stepwise"
+    neurons: ClassVar[dict] = {LIF: _lif, LI: _li, IF: _if, CuBaLIF: _cubalif}
+    unsupported = UNSUPPORTED

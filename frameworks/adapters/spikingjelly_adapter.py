@@ -27,11 +27,14 @@ per-neuron ``w`` select its Torch reference implementation, on the CPU and on CU
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from spikingjelly.activation_based import functional
 
-from frameworks.adapters.torch_plain_adapter import LayerwiseNet, TorchPlainAdapter
-from frameworks.torch_base import SpikeFn
+from frameworks.adapters.torch_plain_adapter import TorchPlainAdapter
+from frameworks.spec import LIF
+from frameworks.torch_base import SpikeFn, lif_builder
 
 EPS = 1e-6
 SEMANTICS = (
@@ -63,12 +66,6 @@ class JellyLIF(torch.nn.Module):
         return spikes
 
 
-class JellyNet(LayerwiseNet):
-    """Linear, SpikingJelly LIF and the plain LI readout, layer by layer."""
-
-    lif_class = JellyLIF
-
-
 class SpikingJellyAdapter(TorchPlainAdapter):
     """SpikingJelly's multi-step LIF (module docstring)."""
 
@@ -76,4 +73,4 @@ class SpikingJellyAdapter(TorchPlainAdapter):
     packages = ("spikingjelly", "torch")
     exact = False
     semantics = SEMANTICS
-    net_class = JellyNet
+    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(JellyLIF)}

@@ -39,7 +39,7 @@ from torch._inductor.exc import InductorError
 from frameworks.adapter import SpikeData, Unsupported
 from frameworks.adapters.torch_plain_adapter import TorchPlainAdapter
 from frameworks.spec import ModelSpec
-from frameworks.torch_base import TorchKernels, TorchSession, _time_major, integral_crossentropy
+from frameworks.torch_base import TorchKernels, TorchSession, integral_crossentropy, time_major
 
 _COMPILE_ERRORS = (BackendCompilerFailed, InductorError)
 _DYNAMO_WARNING = r"<class 'torch\.autograd\.function\.Function'> should not be instantiated"
@@ -98,7 +98,7 @@ class CompiledSession(TorchSession):
         """
         index = torch.arange(self.batch_size, device=self.device)
         with compile_failures_unsupported():
-            readout = self.module(_time_major(self.spikes[index]))
+            readout = self.module(time_major(self.spikes[index]))
             integral_crossentropy(readout, self.labels[index], self.spec).backward()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -159,4 +159,4 @@ class TorchCompileAdapter(TorchPlainAdapter):
     def readout(self, spec, weights, spikes):
         """The compiled training graph's readout (grad enabled, then detached): no second graph."""
         module = self.model(spec, weights)
-        return module(_time_major(torch.from_numpy(spikes))).detach().numpy()
+        return module(time_major(torch.from_numpy(spikes))).detach().numpy()
