@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from frameworks.adapter import SpikeData
-from harness.datasets import _sparse, cache
+from harness.datasets import cache
 from harness.datasets._source import RealSource
 from harness.datasets._tasks import Task
 
@@ -45,7 +45,7 @@ def load_real(
     if packed is None:
         packed, labels = task.preprocess(source, indices, time_steps, warn)
         if cache_dir is not None:
-            stored = {"packed": packed} if task.encoding == "bits" else _sparse.encode(packed)
+            stored = {"packed": packed} if task.encoding == "bits" else cache.encode_counts(packed)
             cache.save_arrays(cache_dir, key, {**stored, "labels": labels.astype(np.int32)}, warn)
     return SpikeData(packed, labels.astype(np.int32), time_steps, "real", task.name, task.encoding)
 
@@ -54,7 +54,7 @@ def _cached(task: Task, key, directory: Path, shape, labels: np.ndarray, warn) -
     """The cached array, or None when there is no usable entry (the caller rebuilds it)."""
     if task.encoding == "bits":
         expected = {"packed": (_U8, shape)}
-    else:  # counts are stored sparsely (_sparse): a cached N-MNIST load is then ~2x faster
+    else:  # counts are stored sparsely (cache.encode_counts): a cached N-MNIST load is then ~2x faster
         n = (None,)
         expected = {"nz_count": (np.dtype(np.int64), shape[:1]), "nz_index": (np.dtype(np.uint32), n)}
         expected["nz_value"] = (_U8, n)
@@ -68,7 +68,7 @@ def _cached(task: Task, key, directory: Path, shape, labels: np.ndarray, warn) -
     if task.encoding == "bits":
         return arrays["packed"]
     try:
-        return _sparse.decode(arrays, shape)
+        return cache.decode_counts(arrays, shape)
     except ValueError as error:
         cache.discard(path, f"cannot be used ({error})", warn)
         return None
