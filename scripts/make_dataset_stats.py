@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.datasets import nmnist, shd
-from harness.datasets.statistics import FORMAT, PUBLISHED_SOURCE, write_statistics
+from harness.datasets.synthetic import FORMAT, PUBLISHED_SOURCE, write_statistics
 
 STATS_DIR = Path(shd.__file__).with_name("stats")  # package data of the imported harness.datasets
 

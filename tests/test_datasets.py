@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tonic
-from datasets_fixtures import encode_nmnist, nmnist_events, write_nmnist, write_shd
+from datasets_fixtures import (
+    encode_nmnist,
+    nmnist_events,
+    synthetic_nmnist,
+    synthetic_shd,
+    write_nmnist,
+    write_shd,
+)
 from tonic.io import read_mnist_file
 
 import harness.datasets
@@ -28,11 +35,10 @@ from harness.datasets import (
     load,
     read_statistics,
     shipped_statistics,
-    synthetic_nmnist,
-    synthetic_shd,
+    twin,
     write_statistics,
 )
-from harness.datasets.statistics import PUBLISHED_SOURCE, from_json, to_json
+from harness.datasets.synthetic import PUBLISHED_SOURCE, from_json, to_json
 from harness.errors import SpikebenchError
 
 
@@ -363,8 +369,9 @@ def test_twin_default_sizes_are_the_real_split_sizes():
     assert len(half) == 4078 and half.packed.shape == (4078, 1, 128)
 
 
-def test_synthetic_shd_keeps_its_old_signature():
-    data = synthetic_shd(n_samples=64, time_steps=100, channels=40, density=0.1, seed=2)
+def test_twin_resamples_channels_and_density():
+    stats = shipped_statistics("shd")
+    data = twin(stats, n_samples=64, time_steps=100, channels=40, density=0.1, seed=2)
     assert data.packed.shape == (64, 13, 40) and data.time_steps == 100
     assert abs(data.unpacked().mean() - 0.1) < 0.01
 

@@ -19,13 +19,11 @@ from harness.datasets._warn import warn_stderr as warn_stderr
 from harness.datasets.errors import DataRequestError as DataRequestError
 from harness.datasets.errors import DatasetCorrupt as DatasetCorrupt
 from harness.datasets.errors import DatasetMissing as DatasetMissing
-from harness.datasets.statistics import dataset_statistics as dataset_statistics
-from harness.datasets.statistics import read_statistics as read_statistics
-from harness.datasets.statistics import shipped_statistics as shipped_statistics
-from harness.datasets.statistics import write_statistics as write_statistics
-from harness.datasets.synthetic import synthetic_nmnist as synthetic_nmnist
-from harness.datasets.synthetic import synthetic_shd as synthetic_shd
+from harness.datasets.synthetic import dataset_statistics as dataset_statistics
+from harness.datasets.synthetic import read_statistics as read_statistics
+from harness.datasets.synthetic import shipped_statistics as shipped_statistics
 from harness.datasets.synthetic import twin as twin
+from harness.datasets.synthetic import write_statistics as write_statistics
 
 __all__ = [
     "SOURCES",
@@ -42,8 +40,6 @@ __all__ = [
     "read_statistics",
     "resolve_source",
     "shipped_statistics",
-    "synthetic_nmnist",
-    "synthetic_shd",
     "twin",
     "warn_stderr",
     "write_statistics",

@@ -14,7 +14,7 @@ from harness.datasets._tasks import TASKS
 from harness.datasets._warn import warn_stderr
 from harness.datasets.cache import CacheKey, load_json, save_json
 from harness.datasets.errors import DataRequestError
-from harness.datasets.statistics import from_json, statistics_record, to_json
+from harness.datasets.synthetic import from_json, statistics_record, to_json
 
 FIT_SAMPLES = 4096  # rates from a seeded subset: enough for 4 digits, bounded memory for N-MNIST
 

@@ -14,8 +14,7 @@ from harness.datasets._subset import select
 from harness.datasets._tasks import TASKS, Task
 from harness.datasets._warn import warn_stderr
 from harness.datasets.errors import DataRequestError, DatasetCorrupt, DatasetMissing
-from harness.datasets.statistics import shipped_statistics
-from harness.datasets.synthetic import twin
+from harness.datasets.synthetic import shipped_statistics, twin
 
 SPLITS = ("train", "test")
 SOURCES = ("auto", "real", "synthetic")
