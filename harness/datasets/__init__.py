@@ -14,11 +14,11 @@ from harness.datasets._load import SPLITS as SPLITS
 from harness.datasets._load import load as load
 from harness.datasets._load import resolve_source as resolve_source
 from harness.datasets._paths import default_data_dir as default_data_dir
+from harness.datasets._real import DataRequestError as DataRequestError
+from harness.datasets._real import DatasetCorrupt as DatasetCorrupt
+from harness.datasets._real import DatasetMissing as DatasetMissing
 from harness.datasets._tasks import TASKS as TASKS
 from harness.datasets._warn import warn_stderr as warn_stderr
-from harness.datasets.errors import DataRequestError as DataRequestError
-from harness.datasets.errors import DatasetCorrupt as DatasetCorrupt
-from harness.datasets.errors import DatasetMissing as DatasetMissing
 from harness.datasets.synthetic import dataset_statistics as dataset_statistics
 from harness.datasets.synthetic import read_statistics as read_statistics
 from harness.datasets.synthetic import shipped_statistics as shipped_statistics

@@ -8,12 +8,10 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.datasets._paths import cache_dir, resolve_data_dir
-from harness.datasets._real import load_real
-from harness.datasets._subset import select
+from harness.datasets._real import DataRequestError, load_real, select
 from harness.datasets._tasks import TASKS
 from harness.datasets._warn import warn_stderr
 from harness.datasets.cache import CacheKey, load_json, save_json
-from harness.datasets.errors import DataRequestError
 from harness.datasets.synthetic import from_json, statistics_record, to_json
 
 FIT_SAMPLES = 4096  # rates from a seeded subset: enough for 4 digits, bounded memory for N-MNIST

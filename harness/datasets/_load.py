@@ -9,11 +9,16 @@ from pathlib import Path
 from frameworks.adapter import SpikeData
 from harness.datasets._fit import fit_statistics
 from harness.datasets._paths import cache_dir, resolve_data_dir
-from harness.datasets._real import load_real
-from harness.datasets._subset import select
-from harness.datasets._tasks import TASKS, Task
+from harness.datasets._real import (
+    DataRequestError,
+    DatasetCorrupt,
+    DatasetMissing,
+    Task,
+    load_real,
+    select,
+)
+from harness.datasets._tasks import TASKS
 from harness.datasets._warn import warn_stderr
-from harness.datasets.errors import DataRequestError, DatasetCorrupt, DatasetMissing
 from harness.datasets.synthetic import shipped_statistics, twin
 
 SPLITS = ("train", "test")
