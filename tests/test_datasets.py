@@ -29,16 +29,20 @@ from harness.datasets import (
     DatasetCorrupt,
     DatasetMissing,
     add_data_arguments,
-    dataset_statistics,
     default_data_dir,
     fit_statistics,
     load,
-    read_statistics,
     shipped_statistics,
     twin,
+)
+from harness.datasets.synthetic import (
+    PUBLISHED_SOURCE,
+    dataset_statistics,
+    from_json,
+    read_statistics,
+    to_json,
     write_statistics,
 )
-from harness.datasets.synthetic import PUBLISHED_SOURCE, from_json, to_json
 from harness.errors import SpikebenchError
 
 
