@@ -1,7 +1,7 @@
 """Builders of tiny SHD and N-MNIST folders in the real on-disk formats (for test_datasets.py),
 and of synthetic twins for any test.
 
-Layouts as tonic 1.7.0 reads them (shared/notes/data.md):
+Layouts as tonic 1.7.0 reads them (docs/datasets.md):
 
 - ``<data_dir>/SHD/shd_<split>.h5`` with ``spikes/times`` (vlen float16 seconds),
   ``spikes/units`` (vlen uint16), ``labels``, ``extra/keys``, ``extra/speaker``, and

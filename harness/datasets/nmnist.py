@@ -13,7 +13,8 @@ uint8 ``[N, T, 2, 34, 34]`` (polarity-major, NCHW per step, tonic's frame layout
 Files are listed by tonic's ``NMNIST`` constructor (sorted ``os.walk``, label = digit folder) and
 read with ``tonic.io.read_mnist_file`` (which handles the timestamp-overflow records). tonic's
 own existence check wants >= 10000 ``.bin`` files and both zips, so it is bypassed
-(``_offline``) after ``scan`` has checked the files that are actually read.
+(``_offline``) after ``scan`` has checked the files that are actually read. The file layout and
+tonic's checks: ``docs/datasets.md``.
 """
 
 from __future__ import annotations

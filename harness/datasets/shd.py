@@ -16,7 +16,7 @@ Preprocessing (Spyx paper, ``SHD_jax.ipynb``), with ``T`` time steps (default 25
 tonic reopens the HDF5 file for every ``__getitem__`` (and never closes it), so the spikes are
 read here in contiguous blocks with h5py from the very file the tonic object points at, and
 converted with tonic's own ``make_structured_array`` and ``Downsample`` over a whole block of
-samples at once: the same arithmetic, vectorised.
+samples at once: the same arithmetic, vectorised. The file layout: ``docs/datasets.md``.
 """
 
 from __future__ import annotations
