@@ -4,7 +4,7 @@ loading them once through the cache.
 A reader (``shd.py``, ``nmnist.py``) provides a ``Task``: ``scan`` checks and lists a split
 (``RealSource``) without reading the samples, ``preprocess`` bins the selected samples.
 ``load_real`` keys the cache by ``params`` and the source files' sizes and mtimes (``cache.py``).
-The errors are ``SpikebenchError`` s (one line from the CLI) and the matching builtins.
+Each error is a ``SpikebenchError`` (one line from the CLI) and the matching builtin.
 """
 
 from __future__ import annotations
