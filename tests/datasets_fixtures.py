@@ -1,6 +1,7 @@
-"""Builders of tiny SHD and N-MNIST folders in the real on-disk formats (for test_datasets.py).
+"""Builders of tiny SHD and N-MNIST folders in the real on-disk formats (for test_datasets.py),
+and of synthetic twins for any test.
 
-Layouts as tonic 1.7.0 reads them (shared/notes/data.md):
+Layouts as tonic 1.7.0 reads them (docs/datasets.md):
 
 - ``<data_dir>/SHD/shd_<split>.h5`` with ``spikes/times`` (vlen float16 seconds),
   ``spikes/units`` (vlen uint16), ``labels``, ``extra/keys``, ``extra/speaker``, and
@@ -20,9 +21,22 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from frameworks.adapter import SpikeData
+from harness.datasets import shipped_statistics, twin
+
 SHD_UNITS = 700
 SHD_CLASSES = 20
 NMNIST_FOLDERS = {"train": "Train", "test": "Test"}
+
+
+def synthetic_shd(**options) -> SpikeData:
+    """A twin of SHD from the shipped statistics; ``options`` as ``harness.datasets.twin``."""
+    return twin(shipped_statistics("shd"), **options)
+
+
+def synthetic_nmnist(**options) -> SpikeData:
+    """A twin of N-MNIST from the shipped statistics; ``options`` as ``harness.datasets.twin``."""
+    return twin(shipped_statistics("nmnist"), **options)
 
 
 def _touch_zip(path: Path) -> None:

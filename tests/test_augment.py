@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from datasets_fixtures import synthetic_shd
 
 import spyx_core
 from frameworks.adapters.spyx_core_adapter import make_spec_trainer, to_haiku
 from frameworks.spec import init_weights, shd_spec
-from harness.datasets import synthetic_shd
 
 KEY = jax.random.key(0)
 

@@ -8,10 +8,10 @@ one batch, synchronised inside the timed call; compilation happens before the ro
 from __future__ import annotations
 
 import pytest
+from datasets_fixtures import synthetic_nmnist, synthetic_shd
 
 import frameworks
 from frameworks.spec import init_weights, nmnist_spec, shd_spec
-from harness.datasets import synthetic_nmnist, synthetic_shd
 
 BATCH = 16
 TASKS = {

@@ -4,34 +4,55 @@ the errors, and the synthetic twins. Nothing here may download: tonic's download
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tonic
-from datasets_fixtures import encode_nmnist, nmnist_events, write_nmnist, write_shd
+from datasets_fixtures import (
+    encode_nmnist,
+    nmnist_events,
+    synthetic_nmnist,
+    synthetic_shd,
+    write_nmnist,
+    write_shd,
+)
 from tonic.io import read_mnist_file
 
+import harness.datasets
 from frameworks.adapter import SpikeData
 from harness.datasets import (
     DataRequestError,
     DatasetCorrupt,
     DatasetMissing,
     add_data_arguments,
-    dataset_statistics,
     default_data_dir,
     fit_statistics,
     load,
-    read_statistics,
     shipped_statistics,
-    synthetic_nmnist,
-    synthetic_shd,
+    twin,
+)
+from harness.datasets.synthetic import (
+    PUBLISHED_SOURCE,
+    dataset_statistics,
+    from_json,
+    read_statistics,
+    to_json,
     write_statistics,
 )
-from harness.datasets._published import PUBLISHED
-from harness.datasets.statistics import PUBLISHED_SOURCE, from_json, to_json
 from harness.errors import SpikebenchError
+
+
+def make_dataset_stats():
+    """``scripts/make_dataset_stats.py``, the script that builds the shipped statistics."""
+    path = Path(__file__).parents[1] / "scripts" / "make_dataset_stats.py"
+    spec = importlib.util.spec_from_file_location("make_dataset_stats", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class DownloadAttempted(AssertionError):
@@ -352,8 +373,9 @@ def test_twin_default_sizes_are_the_real_split_sizes():
     assert len(half) == 4078 and half.packed.shape == (4078, 1, 128)
 
 
-def test_synthetic_shd_keeps_its_old_signature():
-    data = synthetic_shd(n_samples=64, time_steps=100, channels=40, density=0.1, seed=2)
+def test_twin_resamples_channels_and_density():
+    stats = shipped_statistics("shd")
+    data = twin(stats, n_samples=64, time_steps=100, channels=40, density=0.1, seed=2)
     assert data.packed.shape == (64, 13, 40) and data.time_steps == 100
     assert abs(data.unpacked().mean() - 0.1) < 0.01
 
@@ -370,7 +392,10 @@ def test_dataset_statistics_exact_on_a_small_example():
 
 
 def test_shipped_statistics_are_the_published_defaults(tmp_path):
-    for task, build in PUBLISHED.items():
+    script = make_dataset_stats()
+    read_from = Path(harness.datasets.__file__).with_name("stats")
+    assert read_from == script.STATS_DIR  # it writes the files the package reads
+    for task, build in script.PUBLISHED.items():
         shipped = shipped_statistics(task)
         assert shipped["source"] == PUBLISHED_SOURCE
         rebuilt = from_json(to_json(build()))

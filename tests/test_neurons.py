@@ -418,9 +418,10 @@ def test_adapters_refuse_what_they_cannot_compute_and_say_why(name, neuron):
 
 
 def test_harness_records_an_unsupported_neuron_as_skipped(monkeypatch):
+    from datasets_fixtures import synthetic_shd
+
     from harness import worker
     from harness.cell import Cell
-    from harness.datasets import synthetic_shd
 
     data = synthetic_shd(n_samples=8, time_steps=8, channels=4, seed=0)
     spec = shd_spec(channels=4, hidden=3, time_steps=8, neuron="ALIF")

@@ -1,24 +1,87 @@
-"""``load``: the one entry point every adapter's data comes through."""
+"""``load``: the one entry point every adapter's data comes through.
+
+Also here: where the data lives (``default_data_dir``, the cache folder inside it), the tasks
+``load`` knows (one ``Task`` per reader module, ``shd.py`` and ``nmnist.py``), the default
+``warn``, and ``fit_statistics``, which fits a twin's statistics to the real files. See
+``docs/datasets.md``.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from frameworks.adapter import SpikeData
-from harness.datasets._fit import fit_statistics
-from harness.datasets._paths import cache_dir, resolve_data_dir
-from harness.datasets._real import load_real
-from harness.datasets._subset import select
-from harness.datasets._tasks import TASKS, Task
-from harness.datasets._warn import warn_stderr
-from harness.datasets.errors import DataRequestError, DatasetCorrupt, DatasetMissing
-from harness.datasets.statistics import shipped_statistics
-from harness.datasets.synthetic import twin
+from harness.datasets import nmnist, shd
+from harness.datasets._real import (
+    DataRequestError,
+    DatasetCorrupt,
+    DatasetMissing,
+    RealSource,
+    Task,
+    load_real,
+    select,
+)
+from harness.datasets.cache import CacheKey, load_json, save_json
+from harness.datasets.synthetic import from_json, shipped_statistics, statistics_record, to_json, twin
 
 SPLITS = ("train", "test")
 SOURCES = ("auto", "real", "synthetic")
+DATA_ENV = "SPIKEBENCH_DATA"
+CACHE_DIRNAME = ".spikebench-cache"
+FIT_SAMPLES = 4096  # rates from a seeded subset: enough for 4 digits, bounded memory for N-MNIST
+
+
+def _task(module) -> Task:
+    """A reader module's constants and functions as a ``Task``."""
+    return Task(
+        module.NAME,
+        module.ENCODING,
+        module.DEFAULT_TIME_STEPS,
+        module.N_CLASSES,
+        module.INPUT_SHAPE,
+        module.SPLIT_SIZES,
+        module.scan,
+        module.preprocess,
+        module.params,
+    )
+
+
+TASKS: dict[str, Task] = {"shd": _task(shd), "nmnist": _task(nmnist)}
+
+
+def warn_stderr(message: str) -> None:
+    """The default ``warn``: prints ``spikebench: warning: <message>`` to stderr."""
+    print(f"spikebench: warning: {message}", file=sys.stderr)
+
+
+def default_data_dir() -> Path:
+    """The data folder used when none is given.
+
+    Returns:
+        ``$SPIKEBENCH_DATA`` if set, else ``$XDG_CACHE_HOME/spikebench/data``, else
+        ``~/.cache/spikebench/data``. The folder is not created.
+    """
+    explicit = os.environ.get(DATA_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "spikebench" / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """``data_dir`` as an absolute path, or ``default_data_dir()`` when it is None."""
+    return (default_data_dir() if data_dir is None else Path(data_dir).expanduser()).absolute()
+
+
+def cache_dir(data_dir: Path) -> Path:
+    """The preprocessing cache folder inside ``data_dir`` (not created here)."""
+    return data_dir / CACHE_DIRNAME
 
 
 def load(
@@ -67,14 +130,9 @@ def load(
     steps = time_steps or spec.default_time_steps
     if source == "synthetic":
         return _synthetic(spec, root, split, steps, n_samples, seed, half_train, cache, warn)
-    try:
-        real = spec.scan(root, split)
-    except DatasetMissing as missing:
-        if source == "real":
-            raise
-        warn(f"{missing}. Using the synthetic {task} twin instead: results are marked kind='synthetic'")
-        stats = shipped_statistics(task)
-        return _draw(stats, split, steps, n_samples, seed, half_train)
+    real = _scan(spec, root, split, source, warn)
+    if real is None:
+        return _draw(shipped_statistics(task), split, steps, n_samples, seed, half_train)
     if len(real) != spec.split_sizes[split]:
         official = spec.split_sizes[split]
         warn(f"{real.root} holds {len(real)} {task} {split} samples; the official split has {official}")
@@ -105,16 +163,83 @@ def resolve_source(
         DatasetMissing: ``source="real"`` and the files are not there.
     """
     spec = _check(task, "train", source, None, None, False)
-    if source == "synthetic":
+    if source == "synthetic" or _scan(spec, resolve_data_dir(data_dir), "train", source, warn) is None:
         return "synthetic"
+    return "real"
+
+
+def fit_statistics(
+    task: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "train",
+    time_steps: int | None = None,
+    max_samples: int = FIT_SAMPLES,
+    cache: bool = True,
+    warn: Callable[[str], None] = warn_stderr,
+) -> dict:
+    """Fits a statistics record (``synthetic.py``) to the real data under ``data_dir``.
+
+    Rates are measured on at most ``max_samples`` samples (a seeded subset); split size and class
+    counts come from the whole split. The record is cached under ``<data_dir>/.spikebench-cache``
+    (keyed like the preprocessed data); write it elsewhere with ``write_statistics``.
+
+    Args:
+        task: ``"shd"`` or ``"nmnist"``.
+        data_dir: the data folder (default: ``default_data_dir()``).
+        split: ``"train"`` or ``"test"``.
+        time_steps: ``T`` (default: the task's).
+        max_samples: samples the rates are measured on.
+        cache: read and write the cached record.
+        warn: told about stale or corrupt cache entries.
+
+    Returns:
+        The record, ``source`` = ``"fitted from real data at <folder>"``.
+
+    Raises:
+        DatasetMissing, DatasetCorrupt: as ``load(source="real")``.
+    """
+    spec = _task_named(task)
+    root = resolve_data_dir(data_dir)
+    source = spec.scan(root, split)
+    steps = time_steps or spec.default_time_steps
+    params = {"preprocessing": spec.params(steps), "max_samples": max_samples}
+    key = CacheKey("stats", task, split, params, source.fingerprint())
+    directory = cache_dir(root)
+    if cache:
+        content = load_json(directory, key, warn)
+        if content is not None:
+            return from_json(content, str(directory / key.filename("json")))
+    indices, selection = select(len(source), n_samples=max_samples, half_train=False, seed=0)
+    # The subset is not cached as data: only the small record is worth keeping.
+    data = load_real(
+        spec, source, time_steps=steps, indices=indices, selection=selection, cache_dir=None, warn=warn
+    )
+    counts = np.bincount(source.labels, minlength=spec.n_classes).tolist()
+    record = statistics_record(
+        data,
+        task=task,
+        source=f"fitted from real data at {source.root}",
+        splits={split: {"n_samples": len(source), "samples_per_class": counts}},
+    )
+    record = from_json(to_json(record))  # what a reader of the cached file would get
+    if cache:
+        save_json(directory, key, to_json(record), warn)
+    return record
+
+
+def _scan(spec: Task, root: Path, split: str, source: str, warn) -> RealSource | None:
+    """The real split, or None where it is missing and ``source="auto"`` falls back to the twin."""
     try:
-        spec.scan(resolve_data_dir(data_dir), "train")
+        return spec.scan(root, split)
     except DatasetMissing as missing:
         if source == "real":
             raise
-        warn(f"{missing}. Using the synthetic {task} twin instead: results are marked kind='synthetic'")
-        return "synthetic"
-    return "real"
+        twin_instead = (
+            f"Using the synthetic {spec.name} twin instead: results are marked kind='synthetic'"
+        )
+        warn(f"{missing}. {twin_instead}")
+        return None
 
 
 def _synthetic(
@@ -141,9 +266,14 @@ def _draw(stats: dict, split: str, steps: int, n_samples, seed: int, half_train:
     return twin(stats, split=split, n_samples=n, time_steps=steps, seed=seed)
 
 
-def _check(task, split, source, time_steps, n_samples, half_train) -> Task:
+def _task_named(task: str) -> Task:
     if task not in TASKS:
         raise DataRequestError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[task]
+
+
+def _check(task, split, source, time_steps, n_samples, half_train) -> Task:
+    spec = _task_named(task)
     if split not in SPLITS:
         raise DataRequestError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if source not in SOURCES:
@@ -153,4 +283,4 @@ def _check(task, split, source, time_steps, n_samples, half_train) -> Task:
             raise DataRequestError(f"{name} must be a positive integer; got {value!r}")
     if half_train and split != "train":
         raise DataRequestError("half_train halves the train split; it cannot be used with split='test'")
-    return TASKS[task]
+    return spec

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from harness.datasets.errors import DatasetMissing
+from harness.datasets._real import DatasetMissing
 
 D = TypeVar("D")
 

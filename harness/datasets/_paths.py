@@ -1,34 +1,6 @@
-"""Where datasets live on disk: the data folder and the cache folder inside it."""
+"""Kept only for ``_arguments.py``, whose flags move to ``harness/commands/_common.py``: the data
+folder's names live in ``_load.py`` (``harness.datasets.DATA_ENV``). Delete this file with it."""
 
-from __future__ import annotations
+from harness.datasets._load import DATA_ENV as DATA_ENV
 
-import os
-from pathlib import Path
-
-DATA_ENV = "SPIKEBENCH_DATA"
-CACHE_DIRNAME = ".spikebench-cache"
-
-
-def default_data_dir() -> Path:
-    """The data folder used when none is given.
-
-    Returns:
-        ``$SPIKEBENCH_DATA`` if set, else ``$XDG_CACHE_HOME/spikebench/data``, else
-        ``~/.cache/spikebench/data``. The folder is not created.
-    """
-    explicit = os.environ.get(DATA_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "spikebench" / "data"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    """``data_dir`` as an absolute path, or ``default_data_dir()`` when it is None."""
-    return (default_data_dir() if data_dir is None else Path(data_dir).expanduser()).absolute()
-
-
-def cache_dir(data_dir: Path) -> Path:
-    """The preprocessing cache folder inside ``data_dir`` (not created here)."""
-    return data_dir / CACHE_DIRNAME
+__all__ = ["DATA_ENV"]

@@ -13,20 +13,19 @@ uint8 ``[N, T, 2, 34, 34]`` (polarity-major, NCHW per step, tonic's frame layout
 Files are listed by tonic's ``NMNIST`` constructor (sorted ``os.walk``, label = digit folder) and
 read with ``tonic.io.read_mnist_file`` (which handles the timestamp-overflow records). tonic's
 own existence check wants >= 10000 ``.bin`` files and both zips, so it is bypassed
-(``_offline``) after ``scan`` has checked the files that are actually read.
+(``_offline``) after ``scan`` has checked the files that are actually read. The file layout and
+tonic's checks: ``docs/datasets.md``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from harness.datasets._offline import offline_dataset
-from harness.datasets._source import FileStamp, RealSource
-from harness.datasets.errors import DatasetCorrupt, DatasetMissing
+from harness.datasets._real import Binned, DatasetCorrupt, DatasetMissing, FileStamp, RealSource, Warn
 
 NAME = "nmnist"
 ENCODING = "counts"
@@ -105,19 +104,9 @@ def scan(data_dir: Path, split: str) -> RealSource:
     return RealSource(NAME, split, root, tuple(stamps), np.array(labels, np.int32))
 
 
-def preprocess(
-    source: RealSource, indices: np.ndarray, time_steps: int, warn: Callable[[str], None]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bins the selected samples into counts on the fixed grid (module docstring).
-
-    Args:
-        source: from ``scan``.
-        indices: sorted sample indices.
-        time_steps: ``T``.
-        warn: told when more than 1 % of the events lie after the window.
-
-    Returns:
-        ``(counts, labels)``: uint8 ``[n, T, 2, 34, 34]`` and int32 ``[n]``.
+def preprocess(source: RealSource, indices: np.ndarray, time_steps: int, warn: Warn) -> Binned:
+    """``Task.preprocess`` for N-MNIST: counts on the fixed grid (module docstring), uint8
+    ``[n, T, 2, 34, 34]``. ``warn`` is told when more than 1 % of the events lie after the window.
 
     Raises:
         DatasetCorrupt: tonic lists other files than ``scan`` did, or an event lies off the sensor.
@@ -126,13 +115,10 @@ def preprocess(
     import tonic
     from tonic.io import read_mnist_file
 
-    data_dir = source.root.parent
-    split = source.split
+    data_dir, split = source.root.parent, source.split
+    refusal = missing_message(data_dir, split, "tonic tried to download it")
     dataset = offline_dataset(
-        tonic.datasets.NMNIST,
-        missing_message(data_dir, split, "tonic tried to download it"),
-        save_to=str(data_dir),
-        train=split == "train",
+        tonic.datasets.NMNIST, refusal, save_to=str(data_dir), train=split == "train"
     )
     listed = [Path(p) for p in dataset.data]
     if (

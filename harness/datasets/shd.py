@@ -16,20 +16,18 @@ Preprocessing (Spyx paper, ``SHD_jax.ipynb``), with ``T`` time steps (default 25
 tonic reopens the HDF5 file for every ``__getitem__`` (and never closes it), so the spikes are
 read here in contiguous blocks with h5py from the very file the tonic object points at, and
 converted with tonic's own ``make_structured_array`` and ``Downsample`` over a whole block of
-samples at once: the same arithmetic, vectorised.
+samples at once: the same arithmetic, vectorised. The file layout: ``docs/datasets.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from harness.datasets._offline import offline_dataset
-from harness.datasets._source import FileStamp, RealSource
-from harness.datasets.errors import DatasetCorrupt, DatasetMissing
+from harness.datasets._real import Binned, DatasetCorrupt, DatasetMissing, FileStamp, RealSource, Warn
 
 NAME = "shd"
 ENCODING = "bits"
@@ -115,19 +113,9 @@ def _check_labels(path: Path, labels: np.ndarray, lengths: dict[str, int]) -> No
         )
 
 
-def preprocess(
-    source: RealSource, indices: np.ndarray, time_steps: int, warn: Callable[[str], None]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bins the selected samples as the paper does (module docstring).
-
-    Args:
-        source: from ``scan``.
-        indices: sorted sample indices.
-        time_steps: ``T``.
-        warn: unused (SHD has nothing to warn about); the signature is shared with N-MNIST.
-
-    Returns:
-        ``(packed, labels)``: uint8 ``[n, ceil(T / 8), 128]`` and int32 ``[n]``.
+def preprocess(source: RealSource, indices: np.ndarray, time_steps: int, warn: Warn) -> Binned:
+    """``Task.preprocess`` for SHD: the paper's binning (module docstring) into bits, uint8
+    ``[n, ceil(T / 8), 128]``. ``warn`` is unused: SHD drops nothing worth a warning.
 
     Raises:
         DatasetCorrupt: spikes and units differ in length, a unit is outside 0..699 or a time is
@@ -139,14 +127,9 @@ def preprocess(
 
     from spyx_core import pack_time
 
-    data_dir = source.root.parent
-    split = source.split
-    dataset = offline_dataset(
-        tonic.datasets.SHD,
-        missing_message(data_dir, split, "tonic tried to download it"),
-        save_to=str(data_dir),
-        train=split == "train",
-    )
+    data_dir, split = source.root.parent, source.split
+    refusal = missing_message(data_dir, split, "tonic tried to download it")
+    dataset = offline_dataset(tonic.datasets.SHD, refusal, save_to=str(data_dir), train=split == "train")
     path = Path(dataset.location_on_system) / dataset.data_filename
     downsample = tonic.transforms.Downsample(
         time_factor=1e-6 * time_steps, spatial_factor=CHANNELS / N_UNITS

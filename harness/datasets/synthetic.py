@@ -1,7 +1,7 @@
 """Synthetic twins: seeded spike datasets with the shapes, classes and rates of the real ones.
 
-They exist so that speed can be measured anywhere, offline. A twin is drawn from a statistics
-record (``statistics.py``): the rate of cell (t, c) for class k is
+They exist so that speed can be measured anywhere, offline. A twin is drawn from a *statistics
+record*: the rate of cell (t, c) for class k is
 
     rate_k(t, c) = time_rate[t] * channel_rate[c] / mean(channel_rate) * m_k(t, c)
     m_k = 1 + depth/2 * (sin(theta_1 + 2 pi k / K) + sin(theta_2 + 2 pi s k / K))
@@ -12,21 +12,41 @@ classes the twin keeps the record's per-time-step and per-channel rates (and mea
 phases make every class a distinct, learnable pattern (accuracy on a twin shows that training
 works, it says nothing about accuracy on the real data). Binary twins draw Bernoulli spikes
 (rate clipped to 1); count twins draw Poisson counts (saturating at 255), sampled sparsely.
+
+A *rate* is the mean value of a cell of the unpacked data: the spike probability for binary
+(``"bits"``) data, the mean event count for ``"counts"`` data. Channels are the input cells
+flattened in C order (for N-MNIST: polarity, y, x). A record (``stats/shd.json``,
+``stats/nmnist.json``, or one fitted from real data) holds::
+
+    format, task, source, profile, encoding, time_steps, input_shape, n_classes,
+    splits: {split: {n_samples, samples_per_class}}, mean_density, time_rate [T], channel_rate [C]
+
+``source`` is ``"published figures + assumed profile"`` for the shipped defaults (built by
+``scripts/make_dataset_stats.py``) and ``"fitted from real data at <path>"`` for fitted ones
+(``fit_statistics``). See ``docs/datasets.md``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from frameworks.adapter import SpikeData
-from harness.datasets.statistics import shipped_statistics
+from harness.datasets.cache import write_atomic
 
 DEPTH = 0.8  # class modulation: every cell's rate varies between 0.2x and 1.8x across classes
 SPLIT_STREAMS = {"train": 0, "test": 1}  # train and test twins of one seed draw different samples
+FORMAT = "spikebench.dataset-statistics/1"
+PUBLISHED_SOURCE = "published figures + assumed profile"
+KNOWN_CLASSES = {"shd": 20, "nmnist": 10}
 _BITS_BLOCK = 256
 _COUNTS_BLOCK = 64
+_STATS_BLOCK = 512
+_ARRAYS = ("time_rate", "channel_rate")
 
 
 def twin(
@@ -79,62 +99,6 @@ def twin(
     else:
         spikes = _poisson(rng, rates, labels)
     return SpikeData(spikes, labels, steps, "synthetic", statistics["task"], statistics["encoding"])
-
-
-def synthetic_shd(
-    *,
-    n_samples: int | None = 8156,
-    time_steps: int = 256,
-    channels: int = 128,
-    density: float | None = None,
-    seed: int = 0,
-    split: str = "train",
-    statistics: dict | None = None,
-) -> SpikeData:
-    """A synthetic twin of SHD: binary spikes bit-packed ``[N, ceil(T / 8), C]``, 20 classes.
-
-    Args:
-        n_samples: samples (None: the split's size, 8156 for train).
-        time_steps: ``T``.
-        channels: ``C`` (the paper's 128).
-        density: mean spike probability (default: the statistics').
-        seed: the seed.
-        split: ``"train"`` or ``"test"`` (class counts and random stream).
-        statistics: a record (default: the shipped ``stats/shd.json``).
-    """
-    stats = statistics or shipped_statistics("shd")
-    return twin(
-        stats,
-        split=split,
-        n_samples=n_samples,
-        time_steps=time_steps,
-        channels=channels,
-        density=density,
-        seed=seed,
-    )
-
-
-def synthetic_nmnist(
-    *,
-    n_samples: int | None = 60000,
-    time_steps: int = 64,
-    seed: int = 0,
-    split: str = "train",
-    statistics: dict | None = None,
-) -> SpikeData:
-    """A synthetic twin of N-MNIST: counts uint8 ``[N, T, 2, 34, 34]``, 10 classes.
-
-    The full train size takes ``60000 * T * 2312`` bytes (8.9 GB at T = 64): pass ``n_samples``.
-
-    Args:
-        n_samples: samples (None: the split's size).
-        time_steps: ``T``.
-        seed: the seed.
-        split: ``"train"`` or ``"test"``.
-        statistics: a record (default: the shipped ``stats/nmnist.json``).
-    """
-    stats = statistics or shipped_statistics("nmnist")
-    return twin(stats, split=split, n_samples=n_samples, time_steps=time_steps, seed=seed)
 
 
 def _labels(samples_per_class: list[int], n: int) -> np.ndarray:
@@ -223,3 +187,122 @@ def _resample_channels(rate: np.ndarray, channels: int) -> np.ndarray:
     old = (np.arange(len(rate)) + 0.5) / len(rate)
     resampled = np.interp((np.arange(channels) + 0.5) / channels, old, rate)
     return resampled * rate.mean() / resampled.mean()
+
+
+def dataset_statistics(data: SpikeData) -> dict:
+    """Rates of ``data`` per time step and per channel, mean density and class counts.
+
+    Args:
+        data: any ``SpikeData`` (bits or counts).
+
+    Returns:
+        A dict with ``name``, ``kind``, ``encoding``, ``time_steps``, ``input_shape``,
+        ``n_samples``, ``n_classes``, ``samples_per_class`` (list), ``mean_density`` (float),
+        ``time_rate`` (float64 ``[T]``) and ``channel_rate`` (float64 ``[C]``).
+    """
+    steps, channels = data.time_steps, int(np.prod(data.input_shape))
+    per_step = np.zeros(steps, np.int64)
+    per_channel = np.zeros(channels, np.int64)
+    for start in range(0, len(data), _STATS_BLOCK):  # blocks: an unpacked SHD train set is 267 MB
+        block = data.packed[start : start + _STATS_BLOCK]
+        if data.encoding == "bits":
+            block = np.unpackbits(block, axis=1, count=steps)
+        block = block.reshape(len(block), steps, channels)
+        per_step += block.sum(axis=(0, 2), dtype=np.int64)
+        per_channel += block.sum(axis=(0, 1), dtype=np.int64)
+    n = max(len(data), 1)
+    n_classes = KNOWN_CLASSES.get(data.name, int(data.labels.max(initial=-1)) + 1)
+    return {
+        "name": data.name,
+        "kind": data.kind,
+        "encoding": data.encoding,
+        "time_steps": steps,
+        "input_shape": list(data.input_shape),
+        "n_samples": len(data),
+        "n_classes": n_classes,
+        "samples_per_class": np.bincount(data.labels, minlength=n_classes).tolist(),
+        "mean_density": float(per_step.sum() / (n * steps * channels)),
+        "time_rate": per_step / (n * channels),
+        "channel_rate": per_channel / (n * steps),
+    }
+
+
+def statistics_record(
+    data: SpikeData, *, task: str, source: str, splits: dict, profile: str = ""
+) -> dict:
+    """A statistics-file record fitted from ``data``.
+
+    Args:
+        data: the samples the rates are measured on.
+        task: ``"shd"`` or ``"nmnist"``.
+        source: where the numbers come from, e.g. ``"fitted from real data at /data/SHD"``.
+        splits: ``{split: {"n_samples": int, "samples_per_class": [int]}}`` of the full splits.
+        profile: free text describing the rates.
+    """
+    stats = dataset_statistics(data)
+    return {
+        "format": FORMAT,
+        "task": task,
+        "source": source,
+        "profile": profile or f"measured on {len(data)} samples",
+        "encoding": stats["encoding"],
+        "time_steps": stats["time_steps"],
+        "input_shape": stats["input_shape"],
+        "n_classes": stats["n_classes"],
+        "splits": splits,
+        "mean_density": stats["mean_density"],
+        "time_rate": stats["time_rate"],
+        "channel_rate": stats["channel_rate"],
+    }
+
+
+def to_json(record: dict) -> dict:
+    """``record`` with its rate arrays as lists rounded to 4 significant digits (small files)."""
+    out = dict(record)
+    for name in _ARRAYS:
+        out[name] = [float(f"{v:.4g}") for v in np.asarray(record[name], float)]
+    out["mean_density"] = float(f"{record['mean_density']:.6g}")
+    return out
+
+
+def from_json(content: dict, origin: str = "statistics") -> dict:
+    """Checks a loaded record and turns its rates into float64 arrays.
+
+    Raises:
+        ValueError: a field is missing or the rate arrays have the wrong length.
+    """
+    if content.get("format") != FORMAT:
+        raise ValueError(f"{origin}: format {content.get('format')!r} is not {FORMAT!r}")
+    record = dict(content)
+    for name in _ARRAYS:
+        record[name] = np.asarray(content[name], np.float64)
+    if record["time_rate"].shape != (record["time_steps"],) or record["channel_rate"].shape != (
+        int(np.prod(record["input_shape"])),
+    ):
+        raise ValueError(f"{origin}: rate arrays do not match time_steps / input_shape")
+    return record
+
+
+def write_statistics(record: dict, path: str | Path) -> Path:
+    """Writes a statistics record as JSON (atomically).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    # One field per line, each value compact: readable, and the rate arrays stay small.
+    fields = [f" {json.dumps(name)}: {json.dumps(value)}" for name, value in to_json(record).items()]
+    text = "{\n" + ",\n".join(fields) + "\n}\n"
+    write_atomic(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def read_statistics(path: str | Path) -> dict:
+    """Reads a statistics file written by ``write_statistics``."""
+    return from_json(json.loads(Path(path).read_text()), str(path))
+
+
+def shipped_statistics(task: str) -> dict:
+    """The default statistics shipped in the package (``harness/datasets/stats/<task>.json``)."""
+    text = resources.files("harness.datasets").joinpath("stats", f"{task}.json").read_text()
+    return from_json(json.loads(text), f"stats/{task}.json")

@@ -1,11 +1,15 @@
-"""Builds the shipped default statistics (``stats/shd.json``, ``stats/nmnist.json``).
+"""Builds the statistics shipped with the package, ``harness/datasets/stats/{shd,nmnist}.json``.
 
 No real data was available when they were made, so they combine published figures (split
 sizes, classes, sensor sizes, durations) with an assumed, documented rate profile; their
 ``source`` says so. When the real data is under the data folder, twins use statistics fitted
-from it instead (``fit_statistics``). Regenerate the files with::
+from it instead (``harness.datasets.fit_statistics``). See ``docs/datasets.md``. Regenerate the
+files, from the repository root with the project importable (installed, or ``PYTHONPATH=.``)::
 
-    python -m harness.datasets._published
+    python scripts/make_dataset_stats.py
+
+They are written into the ``harness.datasets`` package that is imported, i.e. beside the code
+that reads them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.datasets import nmnist, shd
-from harness.datasets.statistics import FORMAT, PUBLISHED_SOURCE, write_statistics
+from harness.datasets.synthetic import FORMAT, PUBLISHED_SOURCE, write_statistics
 
-STATS_DIR = Path(__file__).with_name("stats")
+STATS_DIR = Path(shd.__file__).with_name("stats")  # package data of the imported harness.datasets
 
 SHD_DENSITY = 0.05  # assumed mean spike probability of the binarised 256 x 128 raster
 NMNIST_EVENTS = 4200  # assumed mean events per N-MNIST sample (three saccades)
