@@ -39,11 +39,8 @@ import jax
 import numpy as np
 
 import spyx_core
-from frameworks.adapter import Unsupported, package_versions
-from frameworks.adapters.spyx_core_adapter import (
-    SpyxCoreAdapter,
-    to_haiku,
-)
+from frameworks.adapter import Unsupported
+from frameworks.jax_base import Apply, JaxAdapter, layer_name, to_haiku
 from frameworks.spec import LI, LIF, Linear, ModelSpec, is_decay
 
 _LOADER_MODULES = ("tonic", "torchvision")
@@ -107,7 +104,7 @@ def _factories(spec: ModelSpec) -> list[Callable[[], Callable]]:
     spike = activation(spec)
     out: list[Callable[[], Callable]] = []
     for i, layer in enumerate(spec.layers):
-        name = f"layer_{i}"
+        name = layer_name(i)
         if isinstance(layer, Linear):
             out.append(functools.partial(hk.Linear, layer.n_out, with_bias=False, name=name))
         elif isinstance(layer, LIF):
@@ -143,27 +140,25 @@ def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int) -> 
     return lambda params, x: apply(hk.data_structures.merge(params, fixed), x)
 
 
-class SpyxAdapter(SpyxCoreAdapter):
-    """Spyx 0.1.x (module docstring); devices, staging, session and the epoch loop as spyx_core's
-    (``_apply`` is the only difference)."""
+class SpyxAdapter(JaxAdapter):
+    """Spyx 0.1.x (module docstring); devices, staging, session and the epoch loop are the JAX
+    base's, so only the network differs from ``spyx_core@scan``."""
 
     name = "spyx"
+    packages = ("spyx", "jax", "jaxlib", "dm-haiku", "optax")
     exact = False
     semantics = SEMANTICS
     VARIANTS: ClassVar[dict[str, dict]] = {"unroll32": {"unroll": 32}}
     """``spyx@unroll32``: the paper's ``dynamic_unroll`` unroll factor."""
 
     def __init__(self, unroll: int = 1):
-        super().__init__(impl="scan", unroll=unroll)
+        self.unroll = unroll
 
-    def versions(self) -> dict[str, str]:
-        return package_versions("spyx", "jax", "jaxlib", "dm-haiku", "optax", "numpy")
-
-    def _apply(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Callable:
+    def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
         return network(spec, weights, unroll=self.unroll)
 
     def describe(self) -> str:
-        return f"Spyx's network; {super().describe()}"
+        return f"Spyx's network; impl=scan unroll={self.unroll} matmul_precision={self.matmul_precision}"
 
 
 __all__ = ["SEMANTICS", "SpyxAdapter", "activation", "network"]
