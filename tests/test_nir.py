@@ -23,18 +23,23 @@ import numpy as np
 import pytest
 from snntorch.import_nir import import_from_nir
 
-from frameworks import nir_norse, nir_snntorch, nir_spyx_core
-from frameworks._nir_normalise import for_norse, for_snntorch, without_readout
 from frameworks.adapter import Unsupported
 from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
 from frameworks.checkpoint import save_weights
 from frameworks.conformance.equivalence import relative_error
-from frameworks.nir_bridge import graph_from_spec, spec_from_graph
-from frameworks.nir_io import read_graph, write_graph
+from frameworks.nir._normalise import for_norse, for_snntorch, without_readout
+from frameworks.nir._torch import quiet
+from frameworks.nir.bridge import graph_from_spec, spec_from_graph
+from frameworks.nir.check import READOUT_TOLERANCE
+from frameworks.nir.io import read_graph, write_graph
+from frameworks.nir.norse_nir import NorseNIR
+from frameworks.nir.snntorch_nir import SnnTorchNIR
+from frameworks.nir.spyx_core_nir import SpyxCoreNIR
 from frameworks.spec import ModelSpec, init_weights, nmnist_spec, shd_spec
 from harness import cli
-from harness.nir_check import READOUT_TOLERANCE
 from spyx_core import nir as snir
+
+nir_spyx_core, nir_snntorch, nir_norse = SpyxCoreNIR(), SnnTorchNIR(), NorseNIR()
 
 GAINS = {"0.weight": 3.0, "2.weight": 3.0, "4.weight": 0.2}
 """At Haiku's initial weight scale the second LIF layer barely fires; these make both fire."""
@@ -359,12 +364,12 @@ def test_conv_graph_runs_in_other_frameworks(conv_spec, conv_weights, conv_spike
 def test_importers_cannot_map_threshold(conv_spec, conv_weights):
     """Why the max-pool thresholds stay outside the imported graphs (``segments``)."""
     cut, _ = without_readout(nir_spyx_core.export(conv_spec, conv_weights))
-    with pytest.raises(ValueError, match=r"Unknown node type .*Threshold"), nir_snntorch._quiet():
+    with pytest.raises(ValueError, match=r"Unknown node type .*Threshold"), quiet():
         import_from_nir(for_snntorch(cut))
     # Norse maps Threshold to None; nirtorch.load keys modules by object, so the two None nodes
     # collide and the second max-pool's edge names a module that is gone.
     with pytest.raises(KeyError, match="2_threshold"):
-        nir_norse._load(for_norse(cut), canonical=True)
+        nir_norse.load(for_norse(cut), canonical=True)
 
 
 def test_snntorch_conv_export_loads_in_spyx_core(tmp_path, conv_spec, conv_weights, conv_spikes):

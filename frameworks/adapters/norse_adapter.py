@@ -148,6 +148,7 @@ class NorseNet(torch.nn.Module):
 
 class NorseAdapter(TorchAdapter):
     name = "norse"
+    nir_support = "frameworks.nir.norse_nir:NorseNIR"
     packages = ("norse", "torch")
     net = NorseNet
 

@@ -92,6 +92,7 @@ class SnnTorchNet(torch.nn.Module):
 
 class SnnTorchAdapter(TorchAdapter):
     name = "snntorch"
+    nir_support = "frameworks.nir.snntorch_nir:SnnTorchNIR"
     packages = ("snntorch", "torch")
 
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:

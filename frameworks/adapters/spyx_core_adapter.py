@@ -220,6 +220,7 @@ class SpyxCoreAdapter(AdapterBase):
     ``remat_chunk`` say; ``VARIANTS`` name the combinations the harness runs side by side."""
 
     name = "spyx_core"
+    nir_support = "frameworks.nir.spyx_core_nir:SpyxCoreNIR"
     trains_beta = True
     VARIANTS: ClassVar[dict[str, dict]] = {
         "fused": {"impl": "fused"},
