@@ -14,15 +14,21 @@ a few float32 ulps. The N-MNIST conv net is held to the same tolerances; neither
 
 from __future__ import annotations
 
+import re
+import textwrap
+from pathlib import Path
+
 import h5py
 import nir
 import numpy as np
 import pytest
 from snntorch.import_nir import import_from_nir
 
+import frameworks
 from frameworks.adapter import Unsupported
 from frameworks.checkpoint import save_weights
 from frameworks.conformance.equivalence import relative_error
+from frameworks.nir import support, supported
 from frameworks.nir._normalise import for_norse, for_snntorch, without_readout
 from frameworks.nir._torch import quiet
 from frameworks.nir.bridge import graph_from_spec, spec_from_graph
@@ -217,3 +223,126 @@ def test_cli_export_and_check_nmnist(tmp_path, capsys):
     assert "reference spyx_core" in table and "all frameworks within tolerance" in table
     for name in ("spyx_core", "snntorch", "norse"):
         assert any(line.startswith(f"{name} ") and " yes " in line for line in table.splitlines())
+
+
+# --- NIR support found through the adapters ------------------------------------------------------
+
+THIRD_PARTY = textwrap.dedent(
+    '''
+    """A third-party package whose adapters and NIR support spikebench has never heard of."""
+    from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
+    from frameworks.nir.spyx_core_nir import SpyxCoreNIR
+
+
+    class OtherNIR:
+        """A NIRSupport written from scratch: spyx_core's, under this framework's name."""
+
+        def __init__(self):
+            self.inner = SpyxCoreNIR()
+
+        def export(self, spec, weights):
+            graph = self.inner.export(spec, weights)
+            graph.metadata["source"] = "othernir"
+            return graph
+
+        def native(self, spec, weights, spikes):
+            return self.inner.native(spec, weights, spikes)
+
+        def imports(self, graph, spikes):
+            ways = self.inner.imports(graph, spikes)
+            return [way._replace(label="othernir", note="read by othernir") for way in ways]
+
+
+    class OtherAdapter(SpyxCoreAdapter):
+        name = "othernir"
+        nir_support = "othernir:OtherNIR"
+
+
+    class PlainAdapter(SpyxCoreAdapter):
+        name = "othernir_plain"
+        nir_support = None
+
+
+    class GoneAdapter(SpyxCoreAdapter):
+        name = "othernir_gone"
+        nir_support = "othernir_missing:OtherNIR"
+
+
+    class TypoAdapter(SpyxCoreAdapter):
+        name = "othernir_typo"
+        nir_support = "othernir:OtherNir"
+    '''
+)
+
+WITHOUT_NIR = {"othernir_plain", "othernir_gone", "othernir_typo"}
+
+
+@pytest.fixture
+def third_party(tmp_path, monkeypatch) -> Path:
+    """A distribution ``othernir`` with four adapters, on ``sys.path`` as if pip-installed."""
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    (folder / "othernir.py").write_text(THIRD_PARTY)
+    info = folder / "othernir-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: othernir\nVersion: 0.1\n")
+    adapters = {"othernir": "OtherAdapter", "othernir_plain": "PlainAdapter"}
+    adapters |= {"othernir_gone": "GoneAdapter", "othernir_typo": "TypoAdapter"}
+    lines = "".join(f"{name} = othernir:{cls}\n" for name, cls in adapters.items())
+    (info / "entry_points.txt").write_text(f"[spikebench.frameworks]\n{lines}")
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+def test_the_in_tree_nir_support_is_found_through_the_adapters():
+    assert supported() == ["norse", "snntorch", "spyx_core"]  # the adapters that name one
+    assert isinstance(support("snntorch"), SnnTorchNIR) and isinstance(support("norse"), NorseNIR)
+    assert isinstance(support("spyx_core"), SpyxCoreNIR)
+    with pytest.raises(Unsupported, match="torch_plain has no NIR support"):
+        support("torch_plain")
+    with pytest.raises(Unsupported, match="unknown framework 'lava'"):
+        support("lava")
+
+
+def test_nir_support_of_a_separate_package_is_discovered(third_party, tmp_path, capsys):
+    found = supported()
+    assert "othernir" in found and {"spyx_core", "snntorch", "norse"} <= set(found)
+    assert not WITHOUT_NIR & set(found)
+    out = tmp_path / "m.nir"
+    small = ["--channels", "16", "--hidden", "32"]
+    assert cli.main(["nir", "export", "--framework", "othernir", *small, "--out", str(out)]) == 0
+    assert read_graph(out).metadata["source"] == "othernir"
+    assert cli.main(["nir", "check", str(out), "--batch", "2", "--time-steps", "20"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "reference othernir" in table[0] and table[-1] == "all frameworks within tolerance"
+    rows = [line for line in table if line.startswith("othernir ")]
+    assert len(rows) == 1 and " yes " in rows[0] and rows[0].endswith("read by othernir")
+    assert table.index(rows[0]) < min(i for i, line in enumerate(table) if line.startswith("snntorch "))
+    (without,) = [line for line in table if line.startswith("no NIR support here: ")]
+    assert set(without.removeprefix("no NIR support here: ").split(", ")) >= WITHOUT_NIR
+
+
+def test_missing_or_broken_nir_support_is_unsupported(third_party):
+    with pytest.raises(Unsupported, match="othernir_plain has no NIR support"):
+        support("othernir_plain")
+    gone = r"othernir_gone's NIR support 'othernir_missing:OtherNIR' does not import: .*othernir_missing"
+    with pytest.raises(Unsupported, match=gone):
+        frameworks.load("othernir_gone").nir()
+    with pytest.raises(Unsupported, match=r"othernir_typo's NIR support 'othernir:OtherNir' does not"):
+        support("othernir_typo")
+
+
+def test_sections_that_the_nir_code_cites_exist():
+    root = Path(__file__).resolve().parents[1]
+    lines = (root / "docs" / "nir.md").read_text().splitlines()
+    anchors = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in lines
+        if line.startswith("#")
+    }
+    cited = set()
+    for path in [*root.glob("frameworks/nir/*.py"), *root.glob("spyx_core/nir/*.py")]:
+        text = path.read_text()
+        cited |= set(re.findall(r"docs/nir\.md#([\w-]+)", text))
+        cited |= set(re.findall(r"``#([a-z][\w-]*)``", text))
+    assert len(cited) >= 8 and cited <= anchors, sorted(cited - anchors)
