@@ -15,6 +15,7 @@ a few float32 ulps. The N-MNIST conv net is held to the same tolerances; neither
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -302,6 +303,16 @@ def test_the_in_tree_nir_support_is_found_through_the_adapters():
         support("torch_plain")
     with pytest.raises(Unsupported, match="unknown framework 'lava'"):
         support("lava")
+
+
+def test_without_the_nir_package_no_framework_has_nir_support(monkeypatch):
+    """The ``nir`` extra missing: every support module fails to import, and says so."""
+    monkeypatch.setitem(sys.modules, "nir", None)  # ``import nir`` raises ImportError
+    for name in [name for name in sys.modules if name.endswith("_nir") and "frameworks.nir." in name]:
+        monkeypatch.delitem(sys.modules, name)
+    assert supported() == []
+    with pytest.raises(Unsupported, match=r"spyx_core's NIR support .* does not import: .*nir"):
+        support("spyx_core")
 
 
 def test_nir_support_of_a_separate_package_is_discovered(third_party, tmp_path, capsys):

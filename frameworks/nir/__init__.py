@@ -13,7 +13,8 @@ The modules here, one concern each: ``bridge`` (a ``ModelSpec`` and weights <-> 
 ones and their runners), ``_normalise`` (fix-ups between the canonical graph and third-party code).
 
 Spikes in are ``[B, T, *input_shape]`` (as the adapters take them); traces are time-major. This
-module imports neither ``nir`` nor any framework, so it works where the ``nir`` extra is missing.
+module imports neither ``nir`` nor a framework's library: where the ``nir`` extra is missing,
+``supported()`` is empty rather than an error.
 """
 
 from __future__ import annotations
