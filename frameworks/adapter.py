@@ -256,8 +256,9 @@ class AdapterBase:
         module, _, attribute = self.nir_support.partition(":")
         try:
             support = getattr(importlib.import_module(module), attribute)
-        except ImportError as error:
-            raise Unsupported(f"{self.name}'s NIR support does not import: {error}") from None
+        except (ImportError, AttributeError) as error:  # no such module, or no such class in it
+            path = self.nir_support
+            raise Unsupported(f"{self.name}'s NIR support {path!r} does not import: {error}") from None
         return support()
 
 

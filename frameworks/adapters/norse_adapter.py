@@ -115,6 +115,7 @@ def _if(spec: ModelSpec, layer: IF, spike_fn: SpikeFn) -> tuple[torch.nn.Module,
 
 class NorseAdapter(TorchAdapter):
     name = "norse"
+    nir_support = "frameworks.nir.norse_nir:NorseNIR"
     packages = ("norse", "torch")
     loop = "stepwise"
     neurons: ClassVar[dict] = {LIF: lif_builder(NorseLIF), LI: li_builder(NorseLI), IF: _if}

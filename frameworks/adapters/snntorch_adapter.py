@@ -86,6 +86,7 @@ def _cubalif(spec: ModelSpec, layer: CuBaLIF, spike_fn: SpikeFn) -> tuple[torch.
 
 class SnnTorchAdapter(TorchAdapter):
     name = "snntorch"
+    nir_support = "frameworks.nir.snntorch_nir:SnnTorchNIR"
     packages = ("snntorch", "torch")
     loop = "stepwise"
     neurons: ClassVar[dict] = {LIF: _lif, LI: _li, IF: _if, CuBaLIF: _cubalif}

@@ -146,6 +146,7 @@ class SpyxCoreAdapter(JaxAdapter):
     ``remat_chunk`` say; ``VARIANTS`` name the combinations the harness runs side by side."""
 
     name = "spyx_core"
+    nir_support = "frameworks.nir.spyx_core_nir:SpyxCoreNIR"
     VARIANTS: ClassVar[dict[str, dict]] = {
         "fused": {"impl": "fused"},
         "fused-remat32": {"impl": "fused", "remat_chunk": 32},

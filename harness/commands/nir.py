@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from frameworks import nir_support
 from frameworks.adapter import Unsupported
 from frameworks.checkpoint import load_weights
+from frameworks.nir import support, supported
 from frameworks.spec import NMNIST_INPUT, init_weights, nmnist_spec, shd_spec
 from harness.commands._arguments import positive, rate
 from harness.errors import InvalidGraph, SpikebenchError
@@ -30,7 +30,9 @@ TASKS = ("shd", "nmnist")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="nir_command", required=True)
     export = sub.add_parser("export", help="write a network as a NIR graph")
-    export.add_argument("--framework", required=True, help=f"one of {', '.join(nir_support.MODULES)}")
+    export.add_argument(
+        "--framework", required=True, help="a framework with NIR support (nir check lists them)"
+    )
     export.add_argument("--task", default="shd", choices=TASKS, help="network (default shd)")
     export.add_argument("--weights", type=Path, help="a weights file (default: seeded init, seed 0)")
     export.add_argument("--channels", type=positive, default=128, help="input channels (no --weights)")
@@ -78,15 +80,16 @@ def _network(args: argparse.Namespace):
 
 def export(args: argparse.Namespace) -> int:
     """``nir export``: writes the graph and says where."""
-    if args.framework not in nir_support.MODULES:
-        known = ", ".join(nir_support.MODULES)
-        raise SpikebenchError(f"unknown framework {args.framework!r}; NIR export supports: {known}")
+    known = supported()
+    if args.framework not in known:
+        listed = ", ".join(known)
+        raise SpikebenchError(f"unknown framework {args.framework!r}; NIR export supports: {listed}")
     spec, weights = _network(args)
     try:
-        graph = nir_support.load(args.framework).export(spec, weights)
+        graph = support(args.framework).export(spec, weights)
     except Unsupported as error:
         raise SpikebenchError(str(error)) from None
-    from frameworks.nir_io import write_graph
+    from frameworks.nir.io import write_graph
 
     write_graph(args.out, graph)
     print(f"wrote {args.out}: {args.task} network via {args.framework}", file=sys.stderr)
@@ -95,12 +98,12 @@ def export(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """``nir check``: prints the comparison table; 1 when an exact import is out of tolerance."""
-    from frameworks.nir_io import read_graph
-    from harness.nir_check import check_graph, format_report
+    from frameworks.nir.check import check_graph, format_report
+    from frameworks.nir.io import read_graph
     from spyx_core.nir import NIRGraphError
 
     try:
-        rate = {} if args.rate is None else {"rate": args.rate}  # default: nir_check's DEFAULT_RATE
+        rate = {} if args.rate is None else {"rate": args.rate}  # default: nir.check's DEFAULT_RATE
         graph = read_graph(args.graph)
         report = check_graph(graph, batch=args.batch, seed=args.seed, time_steps=args.time_steps, **rate)
     except NIRGraphError as error:

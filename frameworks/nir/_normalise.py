@@ -1,18 +1,21 @@
 """Every fix-up between spikebench's canonical NIR graph and third-party NIR code, in one place.
 
-See shared/notes/nir.md §3 (nir 1.0.8, snnTorch 1.0.0, Norse 1.1.0):
+docs/nir.md#normalising-third-party-graphs says why each is needed (nir 1.0.8, snnTorch 1.0.0,
+Norse 1.1.0); its subsections are cited by name below (``#per-neuron-parameters`` etc.):
 
 * ``canonicalise``: a graph from snnTorch's ``export_to_nir`` or Norse's ``to_nir`` becomes the
   canonical graph: parameters as float32 numpy (Norse writes torch tensors), broadcast per neuron
-  (§3.1) to the shape of the layer before (``(C, H, W)`` after a Conv2d), the batch axis dropped
-  from Input/Output types (§3.2: ``[1, C]`` and ``[1, C, H, W]``), Norse's time constants divided
-  by ``dt`` (§3.4, norse #411), a readout that the exporter wrote as a spiking LIF turned into LI
-  (neither exporter encodes ``reset_mechanism="none"``), a max-pool that the exporter wrote as the
-  AvgPool2d it can write turned into the canonical SumPool2d + Threshold pair, the source's reset
-  stated in metadata, and the graph rebuilt so that types are inferred again (§3.3).
+  (``#per-neuron-parameters``) to the shape of the layer before (``(C, H, W)`` after a Conv2d),
+  the batch axis dropped from Input/Output types (``#no-batch-axis``: ``[1, C]`` and
+  ``[1, C, H, W]``), Norse's time constants divided by ``dt`` (``#norse-time-constants``, norse
+  #411), a readout that the exporter wrote as a spiking LIF turned into LI (neither exporter
+  encodes ``reset_mechanism="none"``), a max-pool that the exporter wrote as the AvgPool2d it can
+  write turned into the canonical SumPool2d + Threshold pair, the source's reset stated in
+  metadata, and the graph rebuilt so that types are inferred again (``#rebuilt-graph``).
 * ``without_readout``: neither importer maps ``nir.LI`` (snnTorch raises, Norse silently drops it),
-  so the LI readout is cut from the graph and applied outside it (§3.6).
-* ``for_snntorch``: its importer hard-codes ``dt = 1e-4`` (§3.5) and needs ``r = 1`` on IF.
+  so the LI readout is cut from the graph and applied outside it (``#li-readout-outside-the-graph``).
+* ``for_snntorch``: its importer hard-codes ``dt = 1e-4`` (``#snntorch-time-step``) and needs
+  ``r = 1`` on IF.
 * ``for_norse``: its importer ignores ``r`` (its input gain is ``dt/tau``). For LIF the membrane is
   then ``v / r``, so each threshold is divided by ``r`` (exact, per neuron, whatever layer comes
   before); for IF ``r`` is folded into the weights of the layer before.
@@ -34,11 +37,7 @@ from typing import Any
 import nir
 import numpy as np
 
-from frameworks.nir_bridge import DT
 from spyx_core import nir as snir
-
-SNNTORCH_DT = 1e-4
-"""The time step snnTorch 1.0.0's importer assumes (hard-coded)."""
 
 
 def _array(value: Any) -> np.ndarray:
@@ -57,18 +56,19 @@ def _rebuild(
     edges: list[tuple[str, str]] | None = None,
     **meta: Any,
 ) -> nir.NIRGraph:
-    """A fresh, type-checked graph (§3.3): ``nodes``, ``graph``'s edges and metadata, plus ``meta``."""
+    """A fresh, type-checked graph (``#rebuilt-graph``): ``nodes``, ``graph``'s edges and metadata,
+    plus ``meta``."""
     metadata = {**(graph.metadata or {}), **meta}
     return nir.NIRGraph(nodes=nodes, edges=list(edges or graph.edges), metadata=metadata)
 
 
 BATCHED_SIZES = (2, 4)
 """Entries of an Input/Output type that carries a batch axis: the canonical networks' samples are
-``(C,)`` or ``(C, H, W)``, so ``[B, C]`` and ``[B, C, H, W]`` are batched (§3.2)."""
+``(C,)`` or ``(C, H, W)``, so ``[B, C]`` and ``[B, C, H, W]`` are batched (``#no-batch-axis``)."""
 
 
 def _unbatched(node: nir.NIRNode) -> nir.NIRNode:
-    """Input/Output with a leading batch entry dropped (§3.2: ``[1, C]`` -> ``[C]``,
+    """Input/Output with a leading batch entry dropped (``#no-batch-axis``: ``[1, C]`` -> ``[C]``,
     ``[1, C, H, W]`` -> ``[C, H, W]``)."""
     is_input = isinstance(node, nir.Input)
     shape = np.asarray(node.input_type["input"] if is_input else node.output_type["output"])
@@ -102,7 +102,7 @@ def _maxpool(graph: nir.NIRGraph, name: str) -> dict[str, nir.NIRNode]:
     shape = tuple(
         int(n) for n in np.asarray(graph.nodes[_predecessor(graph, name)].output_type["output"])
     )
-    return snir.encode(snir.MaxPoolLayer(kernel_size=int(kernel[0])), shape, DT)
+    return snir.encode(snir.MaxPoolLayer(kernel_size=int(kernel[0])), shape, snir.DT)
 
 
 def _spliced(
@@ -118,7 +118,8 @@ def _spliced(
 def _neuron(
     node: nir.NIRNode, shape: tuple[int, ...], *, tau_scale: float, reset: bool, li: bool
 ) -> nir.NIRNode:
-    """A neuron node with float32 per-neuron fields (§3.1), ``tau`` rescaled (§3.4)."""
+    """A neuron node with float32 per-neuron fields (``#per-neuron-parameters``),
+    ``tau`` rescaled (``#norse-time-constants``)."""
 
     def field(name: str, default: float = 0.0) -> np.ndarray:
         value = getattr(node, name, None)
@@ -197,7 +198,7 @@ def without_readout(graph: nir.NIRGraph) -> tuple[nir.NIRGraph, snir.Decoded | N
     last = _predecessor(graph, output)
     if not isinstance(graph.nodes[last], nir.LI):
         return graph, None
-    readout = snir.decode(last, graph.nodes[last], float(graph.metadata.get("dt", DT)))
+    readout = snir.decode(last, graph.nodes[last], float(graph.metadata.get("dt", snir.DT)))
     before = _predecessor(graph, last)
     nodes = {k: v for k, v in graph.nodes.items() if k != last}
     edges = [e for e in graph.edges if last not in e] + [(before, output)]
@@ -233,23 +234,25 @@ def _with(node: nir.NIRNode, **fields: np.ndarray) -> nir.NIRNode:
 def for_snntorch(graph: nir.NIRGraph) -> nir.NIRGraph:
     """The graph at snnTorch's ``dt = 1e-4`` with every input gain 1 (same ``beta``, same function).
 
+    ``spyx_core.nir.DT`` is that step: spikebench writes its graphs at the one snnTorch imports.
+
     snnTorch's importer turns a gain ``r*dt/tau`` other than 1 into a threshold scale and keeps only
     the first distinct value, so per-neuron gains are folded into the weights before it instead;
     IF needs ``r = 1`` and a gain ``r*dt`` of 1, folded the same way.
     """
-    dt, nodes = float(graph.metadata.get("dt", DT)), dict(graph.nodes)
+    dt, nodes = float(graph.metadata.get("dt", snir.DT)), dict(graph.nodes)
     for name, node in graph.nodes.items():
         if isinstance(node, nir.LIF | nir.LI):
             gain = snir.leaky_gain(_array(node.tau), _array(node.r), dt)
             if not np.allclose(gain, 1.0, rtol=1e-6, atol=0):
                 _fold_gain(graph, nodes, name, gain)
-            tau = (_array(node.tau).astype(np.float64) * (SNNTORCH_DT / dt)).astype(np.float32)
-            r = (tau.astype(np.float64) / SNNTORCH_DT).astype(np.float32)
+            tau = (_array(node.tau).astype(np.float64) * (snir.DT / dt)).astype(np.float32)
+            r = (tau.astype(np.float64) / snir.DT).astype(np.float32)
             nodes[name] = _with(node, tau=tau, r=r)
         elif isinstance(node, nir.IF):
             _fold_gain(graph, nodes, name, _array(node.r) * np.float32(dt))
             nodes[name] = _with(node, r=np.ones_like(_array(node.r)))
-    return _rebuild(graph, nodes, dt=SNNTORCH_DT)
+    return _rebuild(graph, nodes, dt=snir.DT)
 
 
 def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
@@ -264,7 +267,7 @@ def for_norse(graph: nir.NIRGraph) -> nir.NIRGraph:
     Raises:
         NIRGraphError: a LIF with ``r <= 0``, or a gain a Conv2d before an LI/IF cannot take.
     """
-    dt, nodes = float(graph.metadata.get("dt", DT)), dict(graph.nodes)
+    dt, nodes = float(graph.metadata.get("dt", snir.DT)), dict(graph.nodes)
     for name, node in graph.nodes.items():
         if not isinstance(node, nir.LIF | nir.LI | nir.IF):
             continue

@@ -3,18 +3,18 @@
 What its importer cannot represent, and what this module does about it:
 
 * ``nir.LI`` has no mapping and is *silently dropped* (the output is the raw current): the
-  readout is cut from the graph and applied outside it (``_nir_normalise.without_readout``).
+  readout is cut from the graph and applied outside it (``_normalise.without_readout``).
 * ``r`` is ignored (the input gain is ``dt/tau``, not ``r*dt/tau``): each LIF threshold is divided
   by ``r`` (the membrane without ``r`` is ``v / r``), an IF's ``r * dt`` is folded into the weights
-  before it (``_nir_normalise.for_norse``).
+  before it (``_normalise.for_norse``).
 * ``nir.Threshold`` has no mapping: ``nirtorch.load`` makes it a None module, which the executor
   *silently skips*; with two such nodes (the N-MNIST net's two max-pools) the None modules collide
   in nirtorch's module-keyed name table and the import fails (``KeyError: '2_threshold'``). The
   graph is imported in pieces cut at each Threshold (the second half of a max-pool of spikes), and
-  the threshold is applied between them (``_nir_torch.Chained``). SumPool2d becomes
+  the threshold is applied between them (``_torch.Chained``). SumPool2d becomes
   ``LPPool2d(norm_type=1)`` (the window sum, exact on spikes); Conv2d and Flatten are mapped.
 * ``Flatten(start_dim, end_dim)`` becomes ``torch.nn.Flatten`` with the same dims, which the
-  batched run would apply to the batch axis; ``_nir_normalise.segments`` moves them past it.
+  batched run would apply to the batch axis; ``_normalise.segments`` moves them past it.
 * Every LIF resets with ``reset_value`` (to 0, at once): ``from_nir(reset_method=...)`` reaches
   CubaLIF nodes only, so even ``reset_subtract`` (which would subtract ``theta`` at once, i.e.
   ``beta * theta`` after the next decay, not the canonical ``theta``) cannot be asked for. The
@@ -31,9 +31,8 @@ network (``EXPORT_UNSUPPORTED``), so ``export`` refuses it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
-from functools import partial
+from typing import ClassVar
 
 import nir
 import norse.torch as norse
@@ -43,19 +42,12 @@ from norse.torch.functional.reset import reset_subtract
 from norse.torch.module.leaky_integrator_box import LIBoxCell, LIBoxParameters
 from norse.torch.module.lif_box import LIFBoxCell, LIFBoxParameters
 
-from frameworks._nir_normalise import canonicalise, for_norse
-from frameworks._nir_torch import Way, import_ways, run_sequence
 from frameworks.adapter import Unsupported
 from frameworks.adapters.norse_adapter import EPS, NorseAdapter, detached_reset
-from frameworks.nir_bridge import DT
-from frameworks.nir_support import Imported, Trace
-from frameworks.spec import IF, LI, LIF, Linear, ModelSpec
-
-NAME = "norse"
-EXACT_NOTE = (
-    "LI readout outside the graph; r moved into LIF thresholds, IF weights; LIF reset made canonical"
-)
-STOCK_NOTE = "semantic difference: importer resets LIF to 0 at once (canonical: subtract, delayed)"
+from frameworks.nir._normalise import for_norse
+from frameworks.nir._torch import TorchNIR, quiet
+from frameworks.spec import LI, LIF, Linear, ModelSpec
+from spyx_core import nir as snir
 
 EXPORT_UNSUPPORTED = {
     "Conv2d": "Norse 1.1.0's to_nir reads conv.bias.detach(), which fails (AttributeError) on the "
@@ -110,52 +102,41 @@ def _export_module(spec: ModelSpec, weights: dict[str, np.ndarray], dt: float) -
     return norse.SequentialState(*modules)
 
 
-def export(spec: ModelSpec, weights: dict[str, np.ndarray]) -> nir.NIRGraph:
-    """The canonical graph, through ``norse.torch.to_nir`` and normalisation."""
-    module = _export_module(spec, weights, DT)
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", "nirtorch.extract_nir_graph is being deprecated", DeprecationWarning
-        )
-        graph = norse.to_nir(module, torch.zeros(spec.input_shape), dt=DT)  # unbatched sample
-    readout = [str(len(spec.layers) - 1)]
-    return canonicalise(graph, source=NAME, dt=DT, tau_scale=1 / DT, readout=readout, spec=spec)
+class NorseNIR(TorchNIR):
+    """``NIRSupport`` of Norse (module docstring)."""
 
-
-def native(spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> Trace:
-    """The Norse adapter's own network on ``spikes``, with each spiking layer's spikes."""
-    net = NorseAdapter().model(spec, weights)
-    spiking = {i: net.layers[i] for i, layer in enumerate(spec.layers) if isinstance(layer, LIF | IF)}
-    readout, recorded = run_sequence(net, spikes, spiking)
-    return Trace(recorded, readout)
-
-
-def _load(graph: nir.NIRGraph, *, canonical: bool) -> torch.nn.Module:
-    dt = float(graph.metadata.get("dt", DT))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "nirtorch.load is being deprecated", DeprecationWarning)
-        module = norse.from_nir(graph, reset_method=reset_subtract, dt=dt)
-    if canonical:
-        for cell in module.modules():
-            if isinstance(cell, LIFBoxCell):
-                beta = 1 - dt * cell.p.tau_mem_inv  # the importer's own decay
-                cell.p = cell.p._replace(reset_method=canonical_reset(beta))
-    return module
-
-
-def imports(graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:
-    """The graph through ``norse.torch.from_nir``: with the canonical reset, and as imported.
-
-    The LI readout and any max-pool thresholds are applied outside Norse (module docstring).
-    """
-    kinds = {type(node) for node in graph.nodes.values()}
-    exact_note = EXACT_NOTE
-    if nir.Threshold in kinds:
-        exact_note += "; max-pool thresholds applied between imported pieces"
-    if nir.IF in kinds:
-        exact_note += "; semantic difference: IF's IAFCell resets to 0"
-    ways = (
-        Way(NAME, partial(_load, canonical=True), exact_note, nir.IF not in kinds),
-        Way(f"{NAME}, importer reset", partial(_load, canonical=False), STOCK_NOTE, False),
+    name = "norse"
+    adapter = NorseAdapter
+    exact_note = (
+        "LI readout outside the graph; r moved into LIF thresholds, IF weights; LIF reset made canonical"
     )
-    return import_ways(graph, spikes, for_norse, ways)
+    importer_note = (
+        "semantic difference: importer resets LIF to 0 at once (canonical: subtract, delayed)"
+    )
+    inexact_nodes: ClassVar[dict[type, str]] = {nir.IF: "semantic difference: IF's IAFCell resets to 0"}
+    tau_scale = 1 / snir.DT  # norse #411: its exporter writes tau = dt * tau_true
+
+    def export_module(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+        """Stock Norse cells computing the canonical model (``_export_module``)."""
+        return _export_module(spec, weights, snir.DT)
+
+    def to_nir(self, module: torch.nn.Module, sample: torch.Tensor) -> nir.NIRGraph:
+        """``norse.torch.to_nir`` at spikebench's time step."""
+        return norse.to_nir(module, sample, dt=snir.DT)
+
+    def prepare(self, graph: nir.NIRGraph) -> nir.NIRGraph:
+        """``_normalise.for_norse``: ``r`` set to 1, its effect kept in thresholds and weights."""
+        return for_norse(graph)
+
+    def load(self, graph: nir.NIRGraph, *, canonical: bool) -> torch.nn.Module:
+        """``norse.torch.from_nir``; ``canonical``: every ``LIFBoxCell`` given the canonical reset
+        with its own imported ``beta``."""
+        dt = float(graph.metadata.get("dt", snir.DT))
+        with quiet():
+            module = norse.from_nir(graph, reset_method=reset_subtract, dt=dt)
+        if canonical:
+            for cell in module.modules():
+                if isinstance(cell, LIFBoxCell):
+                    beta = 1 - dt * cell.p.tau_mem_inv  # the importer's own decay
+                    cell.p = cell.p._replace(reset_method=canonical_reset(beta))
+        return module

@@ -2,8 +2,8 @@
 
 The graph is a chain ``input -> "0" -> "1" -> ... -> output`` whose node names are the layer
 indices, with unbatched Input/Output types, float32 per-neuron parameters and the time step stated
-in the graph metadata as ``"dt"`` (the parameter mapping: ``spyx_core._nir_params``). A layer that
-takes several nodes (a max-pool: ``"2"`` and ``"2.threshold"``, see ``spyx_core._nir_layers``)
+in the graph metadata as ``"dt"`` (the parameter mapping: ``spyx_core.nir._params``). A layer that
+takes several nodes (a max-pool: ``"2"`` and ``"2.threshold"``, see ``spyx_core.nir._layers``)
 names the first by its index and the others ``"<index>.<suffix>"``.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import nir
 import numpy as np
 
-from spyx_core._nir_errors import NIRGraphError
-from spyx_core._nir_layers import (
+from spyx_core.nir._errors import NIRGraphError
+from spyx_core.nir._layers import (
     ConvLayer,
     Layer,
     LinearLayer,
@@ -30,7 +30,7 @@ from spyx_core._nir_layers import (
     layer_groups,
     part_name,
 )
-from spyx_core._nir_params import DT
+from spyx_core.nir._params import DT
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

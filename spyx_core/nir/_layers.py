@@ -33,8 +33,8 @@ from typing import Any, NamedTuple
 import nir
 import numpy as np
 
-from spyx_core._nir_errors import NIRGraphError
-from spyx_core._nir_params import (
+from spyx_core.nir._errors import NIRGraphError
+from spyx_core.nir._params import (
     BETA_TOLERANCE,
     RESET_METADATA,
     beta_from_tau,
@@ -223,7 +223,8 @@ ENCODERS: dict[type, Callable[[Any, Shape, float], Encoded]] = {
 }
 
 
-def _text(value: Any) -> str:
+def as_str(value: Any) -> str:
+    """A string field of a NIR node or graph as ``str``: h5py reads strings back as ``bytes``."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -254,7 +255,7 @@ def _uniform_threshold(name: str, v_threshold: np.ndarray) -> float:
 
 def _check_reset(name: str, node: nir.NIRNode) -> None:
     found = {k: node.metadata.get(k) for k in RESET_METADATA}
-    if any(_text(found[k]) != str(v) for k, v in RESET_METADATA.items()):
+    if any(as_str(found[k]) != str(v) for k, v in RESET_METADATA.items()):
         raise NIRGraphError(
             name,
             f"reset metadata {found} is not {RESET_METADATA}: NIR's own reset (to v_reset, at "
@@ -301,7 +302,8 @@ def _decode_conv(name: str, node: nir.NIRNode, dt: float) -> Decoded:
         kernel = f"{weight.shape[2]}x{weight.shape[3]}"
         raise NIRGraphError(name, f"kernel is {kernel}; spyx_core's convolutions are square")
     padding = node.padding
-    valid = _text(padding) == "valid" if isinstance(padding, str | bytes) else not np.any(_pair(padding))
+    textual = isinstance(padding, str | bytes)
+    valid = as_str(padding) == "valid" if textual else not np.any(_pair(padding))
     unsupported = {
         "stride": not np.all(_pair(node.stride) == 1),
         "padding": not valid,
@@ -388,7 +390,7 @@ def decode(name: str, node: nir.NIRNode, dt: float) -> Decoded:
 
 def _maxpool_part(node: nir.NIRNode) -> str | None:
     meta = getattr(node, "metadata", None) or {}
-    return _text(meta[MAXPOOL_KEY]) if MAXPOOL_KEY in meta else None
+    return as_str(meta[MAXPOOL_KEY]) if MAXPOOL_KEY in meta else None
 
 
 Named = tuple[str, nir.NIRNode]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import nir
@@ -32,32 +33,62 @@ from frameworks.spec import (
 )
 from spyx_core import nir as snir
 
-DT = snir.DT
+Param = Callable[[str], np.ndarray]
+"""A spec layer's canonical parameter by name suffix (``"weight"``, ``"beta"``), as float32."""
+
+_RECORDS: dict[type, Callable[[Any, ModelSpec, Param], snir.Layer]] = {
+    Linear: lambda layer, spec, param: snir.LinearLayer(weight=param("weight")),
+    Conv2d: lambda layer, spec, param: snir.ConvLayer(weight=param("weight")),
+    MaxPool2d: lambda layer, spec, param: snir.MaxPoolLayer(kernel_size=layer.kernel_size),
+    Flatten: lambda layer, spec, param: snir.FlattenLayer(),
+    LIF: lambda layer, spec, param: snir.LIFLayer(beta=param("beta"), theta=spec.theta),
+    LI: lambda layer, spec, param: snir.LILayer(beta=param("beta")),
+    IF: lambda layer, spec, param: snir.IFLayer(shape=neuron_shape(layer), theta=spec.theta),
+}
+"""Spec layer type -> its ``spyx_core.nir`` record; a spec layer not listed has no NIR mapping yet."""
+
+
+def _size(layer: snir.Layer) -> int | tuple[int, ...]:
+    shape = tuple(int(n) for n in layer.shape)
+    return shape[0] if len(shape) == 1 else shape
+
+
+def _conv_layer(layer: snir.ConvLayer) -> Conv2d:
+    out, channels, k, _ = layer.weight.shape
+    return Conv2d(in_channels=channels, out_channels=out, kernel_size=k)
+
+
+_SPEC_LAYERS: dict[type, Callable[[Any], Any]] = {
+    snir.LinearLayer: lambda layer: Linear(n_in=layer.weight.shape[0], n_out=layer.weight.shape[1]),
+    snir.ConvLayer: _conv_layer,
+    snir.MaxPoolLayer: lambda layer: MaxPool2d(kernel_size=layer.kernel_size),
+    snir.FlattenLayer: lambda layer: Flatten(),
+    snir.LIFLayer: lambda layer: LIF(size=_size(layer)),
+    snir.LILayer: lambda layer: LI(size=_size(layer)),
+    snir.IFLayer: lambda layer: IF(size=_size(layer)),
+}
+"""``spyx_core.nir`` record type -> its spec layer (the inverse of ``_RECORDS``)."""
+
+_WEIGHTS: dict[type, str] = {
+    snir.LinearLayer: "weight",
+    snir.ConvLayer: "weight",
+    snir.LIFLayer: "beta",
+    snir.LILayer: "beta",
+}
+"""Record type -> its field holding the canonical parameter of that name (``"<i>.weight"``)."""
 
 
 def _layer(index: int, layer: Any, spec: ModelSpec, weights: dict[str, np.ndarray]) -> snir.Layer:
-    def param(name: str) -> np.ndarray:
-        return np.asarray(weights[f"{index}.{name}"], np.float32)
-
-    if isinstance(layer, Linear):
-        return snir.LinearLayer(weight=param("weight"))
-    if isinstance(layer, Conv2d):
-        return snir.ConvLayer(weight=param("weight"))
-    if isinstance(layer, MaxPool2d):
-        return snir.MaxPoolLayer(kernel_size=layer.kernel_size)
-    if isinstance(layer, Flatten):
-        return snir.FlattenLayer()
-    if isinstance(layer, LIF):
-        return snir.LIFLayer(beta=param("beta"), theta=spec.theta)
-    if isinstance(layer, LI):
-        return snir.LILayer(beta=param("beta"))
-    if isinstance(layer, IF):
-        return snir.IFLayer(shape=neuron_shape(layer), theta=spec.theta)
-    raise Unsupported(f"layer {index} is a {type(layer).__name__}, which has no NIR mapping yet")
+    if type(layer) not in _RECORDS:
+        kind = type(layer).__name__
+        raise Unsupported(f"layer {index} is a {kind}, which has no NIR mapping yet")
+    return _RECORDS[type(layer)](
+        layer, spec, lambda name: np.asarray(weights[f"{index}.{name}"], np.float32)
+    )
 
 
 def network_from_spec(
-    spec: ModelSpec, weights: dict[str, np.ndarray], *, dt: float = DT
+    spec: ModelSpec, weights: dict[str, np.ndarray], *, dt: float = snir.DT
 ) -> snir.Network:
     """The canonical network as a ``spyx_core.nir.Network`` (weights in the canonical layout).
 
@@ -69,26 +100,11 @@ def network_from_spec(
 
 
 def graph_from_spec(
-    spec: ModelSpec, weights: dict[str, np.ndarray], *, source: str = "spyx_core", dt: float = DT
+    spec: ModelSpec, weights: dict[str, np.ndarray], *, source: str = "spyx_core", dt: float = snir.DT
 ) -> nir.NIRGraph:
     """The canonical NIR graph of ``spec`` with ``weights``; metadata names ``source``."""
     meta = {"source": source, "spec": json.dumps(spec.to_dict())}
     return snir.to_nir(network_from_spec(spec, weights, dt=dt), metadata=meta)
-
-
-def _spec_layer(layer: snir.Layer) -> Any:
-    if isinstance(layer, snir.LinearLayer):
-        return Linear(n_in=layer.weight.shape[0], n_out=layer.weight.shape[1])
-    if isinstance(layer, snir.ConvLayer):
-        out, channels, k, _ = layer.weight.shape
-        return Conv2d(in_channels=channels, out_channels=out, kernel_size=k)
-    if isinstance(layer, snir.MaxPoolLayer):
-        return MaxPool2d(kernel_size=layer.kernel_size)
-    if isinstance(layer, snir.FlattenLayer):
-        return Flatten()
-    shape = tuple(int(n) for n in layer.shape)
-    kinds = {snir.LIFLayer: LIF, snir.LILayer: LI, snir.IFLayer: IF}
-    return kinds[type(layer)](size=shape[0] if len(shape) == 1 else shape)
 
 
 def _with_init(layer: Any, base: Any) -> Any:
@@ -100,13 +116,11 @@ def _with_init(layer: Any, base: Any) -> Any:
 
 
 def _weights(network: snir.Network) -> dict[str, np.ndarray]:
-    weights = {}
-    for i, layer in enumerate(network.layers):
-        if isinstance(layer, snir.LinearLayer | snir.ConvLayer):
-            weights[f"{i}.weight"] = layer.weight
-        elif isinstance(layer, snir.LIFLayer | snir.LILayer):
-            weights[f"{i}.beta"] = layer.beta
-    return weights
+    return {
+        f"{i}.{_WEIGHTS[type(layer)]}": getattr(layer, _WEIGHTS[type(layer)])
+        for i, layer in enumerate(network.layers)
+        if type(layer) in _WEIGHTS
+    }
 
 
 def _theta(network: snir.Network) -> float:
@@ -130,7 +144,7 @@ def spec_from_network(
     Raises:
         NIRGraphError: the network does not fit a spec (e.g. two thresholds, no LI readout).
     """
-    layers = tuple(_spec_layer(layer) for layer in network.layers)
+    layers = tuple(_SPEC_LAYERS[type(layer)](layer) for layer in network.layers)
     if base is not None and len(base.layers) == len(layers):
         layers = tuple(_with_init(layer, old) for layer, old in zip(layers, base.layers, strict=True))
     fields = base.to_dict() if base is not None else {"task": "nir", "time_steps": time_steps}

@@ -17,7 +17,7 @@ import h5py
 import nir
 from nir.serialization import hdf2dict
 
-from spyx_core.nir import NIRGraphError
+from spyx_core.nir import NIRGraphError, as_str
 
 
 def write_graph(path: str | os.PathLike, graph: nir.NIRGraph) -> None:
@@ -34,12 +34,8 @@ def write_graph(path: str | os.PathLike, graph: nir.NIRGraph) -> None:
         raise
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _node(name: str, data: dict[str, Any]) -> nir.NIRNode:
-    kind = _text(data.get("type", "?"))
+    kind = as_str(data.get("type", "?"))
     if not isinstance(getattr(nir, kind, None), type) or not issubclass(getattr(nir, kind), nir.NIRNode):
         raise NIRGraphError(name, f"unknown node type {kind!r} (not a NIR {nir.version} node)")
     try:
@@ -60,8 +56,8 @@ def read_graph(path: str | os.PathLike) -> nir.NIRGraph:
             data = hdf2dict(handle["node"])
     except (OSError, KeyError) as error:
         raise NIRGraphError(None, f"{path} is not a NIR file ({error})") from None
-    if _text(data.get("type")) != "NIRGraph":
-        raise NIRGraphError(None, f"{path} holds a single {_text(data.get('type'))} node, not a graph")
+    if as_str(data.get("type")) != "NIRGraph":
+        raise NIRGraphError(None, f"{path} holds a single {as_str(data.get('type'))} node, not a graph")
     nodes = {str(name): _node(str(name), node) for name, node in data.get("nodes", {}).items()}
-    edges = [(_text(a), _text(b)) for a, b in data.get("edges", [])]
+    edges = [(as_str(a), as_str(b)) for a, b in data.get("edges", [])]
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=data.get("metadata", {}), type_check=False)

@@ -1,25 +1,51 @@
-"""Running imported (or native) torch modules over time and recording what their neurons emit.
+"""The torch frameworks' NIR support: the ``TorchNIR`` base, and running their modules over time.
 
-NIR importers return modules that take one time step: ``module(x_t, state) -> (y_t, state)``
-(nirtorch's GraphModule / GraphExecutor). Forward hooks on the neuron submodules collect their
-spikes, so every framework's spikes can be compared layer by layer. A graph with nodes that an
-importer cannot map (``nir.Threshold``) is imported in pieces (``_nir_normalise.segments``) and run
-as one ``Chained`` module that applies those nodes between the pieces.
+``TorchNIR`` is what snnTorch's and Norse's support share (``export``, ``native``, ``imports``);
+each subclass supplies its exporter, importer and fix-ups. NIR importers return modules that take
+one time step: ``module(x_t, state) -> (y_t, state)`` (nirtorch's GraphModule / GraphExecutor).
+Forward hooks on the neuron submodules collect their spikes, so every framework's spikes can be
+compared layer by layer. A graph with nodes that an importer cannot map (``nir.Threshold``) is
+imported in pieces (``_normalise.segments``) and run as one ``Chained`` module that applies those
+nodes between the pieces.
 """
 
 from __future__ import annotations
 
+import abc
+import contextlib
+import io
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import NamedTuple
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import nir
 import numpy as np
 import torch
 
-from frameworks._nir_normalise import segments, without_readout
-from frameworks.nir_support import Imported, Trace
+from frameworks.nir import Imported, Trace
+from frameworks.nir._normalise import canonicalise, segments, without_readout
+from frameworks.spec import IF, LIF, MaxPool2d, ModelSpec
 from spyx_core import nir as snir
+
+if TYPE_CHECKING:
+    from frameworks.torch_base import TorchAdapter
+
+NIRTORCH_DEPRECATIONS = r"nirtorch\.(extract_nir_graph|load) is being deprecated"
+"""nirtorch's deprecation of the API that snnTorch 1.0.0 and Norse 1.1.0 call (not theirs to fix)."""
+
+POOL_NOTE = "; max-pool thresholds applied between imported pieces"
+"""Added to the exact way's note of a graph with max-pools (``Chained``)."""
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Swallows what the torch frameworks' NIR code prints to stdout (snnTorch's importer and
+    exporter do) and ``NIRTORCH_DEPRECATIONS``."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", NIRTORCH_DEPRECATIONS, DeprecationWarning)
+        yield
 
 
 @contextmanager
@@ -145,7 +171,7 @@ def load_and_run(
 
     Args:
         label: the row's name.
-        load: builds the one-step module of one piece (``_nir_normalise.segments``) with the
+        load: builds the one-step module of one piece (``_normalise.segments``) with the
             framework's importer.
         graph: the graph prepared for the importer (its LI readout already cut out).
         spikes: input ``[B, T, ...]``.
@@ -200,3 +226,87 @@ def import_ways(
         load_and_run(way.label, way.load, prepared, spikes, readout, note=way.note, exact=way.exact)
         for way in ways
     ]
+
+
+class TorchNIR(abc.ABC):
+    """The ``NIRSupport`` of a torch framework, through its own NIR exporter and importer.
+
+    A subclass names the framework and its adapter class, states its notes and implements the four
+    hooks; ``export``, ``native`` and ``imports`` are the same for every such framework:
+
+    * ``export`` traces ``export_module(spec, weights)`` through ``to_nir`` with one unbatched
+      sample (docs/nir.md#what-works-and-what-fails) and canonicalises the graph it returns;
+    * ``native`` runs the adapter's network (``adapter().model(spec, weights)``, whose ``layers``
+      hold one module per spec layer), recording each spiking layer;
+    * ``imports`` cuts the LI readout out of the graph, applies ``prepare`` and loads it two ways:
+      with the reset the graph states (``load(..., canonical=True)``) and as the importer builds it.
+    """
+
+    name: ClassVar[str]
+    """The framework's registered name, and the label of its rows."""
+    adapter: ClassVar[type[TorchAdapter]]
+    """The framework's adapter class, whose network ``native`` runs."""
+    exact_note: ClassVar[str]
+    """What the exact way does outside the importer."""
+    importer_note: ClassVar[str]
+    """The semantic difference that the importer's own reset keeps."""
+    inexact_nodes: ClassVar[dict[type, str]] = {}
+    """Node type -> the semantic difference that makes even the exact way inexact on a graph with one."""
+    tau_scale: ClassVar[float] = 1.0
+    """Factor on every ``tau`` the exporter writes (``_normalise.canonicalise``)."""
+
+    @abc.abstractmethod
+    def export_module(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+        """The module that the framework's exporter turns into the canonical graph."""
+
+    @abc.abstractmethod
+    def to_nir(self, module: torch.nn.Module, sample: torch.Tensor) -> nir.NIRGraph:
+        """The framework's exporter on ``module`` with one unbatched ``sample``."""
+
+    @abc.abstractmethod
+    def prepare(self, graph: nir.NIRGraph) -> nir.NIRGraph:
+        """A canonical graph (its LI readout cut out) re-expressed for the framework's importer."""
+
+    @abc.abstractmethod
+    def load(self, graph: nir.NIRGraph, *, canonical: bool) -> torch.nn.Module:
+        """One piece of a prepared graph through the framework's importer: a one-step module, its
+        neurons given the graph's reset when ``canonical``, as the importer builds them otherwise."""
+
+    def export(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> nir.NIRGraph:
+        """The canonical graph, through the framework's exporter and ``_normalise.canonicalise``."""
+        module = self.export_module(spec, weights)
+        with quiet():
+            graph = self.to_nir(module, torch.zeros(spec.input_shape))
+        readout = [str(len(spec.layers) - 1)]  # the exporters name a Sequential's modules by index
+        maxpools = [str(i) for i, layer in enumerate(spec.layers) if isinstance(layer, MaxPool2d)]
+        return canonicalise(
+            graph,
+            source=self.name,
+            dt=snir.DT,
+            tau_scale=self.tau_scale,
+            readout=readout,
+            maxpools=maxpools,
+            spec=spec,
+        )
+
+    def native(self, spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> Trace:
+        """The adapter's own network on ``spikes``, with each spiking layer's spikes."""
+        net = self.adapter().model(spec, weights)
+        spiking = {i: net.layers[i] for i, kind in enumerate(spec.layers) if isinstance(kind, LIF | IF)}
+        readout, recorded = run_sequence(net, spikes, spiking)
+        return Trace(recorded, readout)
+
+    def imports(self, graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:
+        """The graph through the framework's importer: with the graph's reset, and as imported.
+
+        The LI readout and any max-pool thresholds are applied outside the framework.
+        """
+        kinds = {type(node) for node in graph.nodes.values()}
+        note, exact = self.exact_note + (POOL_NOTE if nir.Threshold in kinds else ""), True
+        for kind, difference in self.inexact_nodes.items():
+            if kind in kinds:
+                note, exact = f"{note}; {difference}", False
+        canonical = Way(self.name, partial(self.load, canonical=True), note, exact)
+        stock = partial(self.load, canonical=False)
+        importer = Way(f"{self.name}, importer reset", stock, self.importer_note, False)
+        return import_ways(graph, spikes, self.prepare, (canonical, importer))

@@ -15,11 +15,10 @@ import nir
 import numpy as np
 
 import frameworks
-from frameworks import nir_support
 from frameworks.adapter import Unsupported
 from frameworks.conformance.equivalence import relative_error
-from frameworks.nir_bridge import source_of, spec_from_graph
-from frameworks.nir_support import Imported, Trace
+from frameworks.nir import Imported, Trace, support, supported
+from frameworks.nir.bridge import source_of, spec_from_graph
 
 READOUT_TOLERANCE = 1e-5
 """Largest relative readout deviation of an exact import. Float32 rounding alone separates them:
@@ -75,7 +74,8 @@ class CheckRow:
 class CheckReport:
     """Everything ``nir check`` prints: the setup, the reference's activity and one row per way.
 
-    ``without_nir`` lists the registered frameworks that spikebench has no NIR support for.
+    ``without_nir`` lists the registered frameworks with no NIR support here (none, or it does not
+    import), ``frameworks.nir.supported``.
     """
 
     source: str
@@ -108,10 +108,10 @@ def _row(imported: Imported, reference: Trace) -> CheckRow:
 
 def _rows(name: str, graph: nir.NIRGraph, spikes: np.ndarray, reference: Trace) -> list[CheckRow]:
     try:
-        module = nir_support.load(name)
+        imports = support(name).imports
     except Unsupported as error:
         return [CheckRow(name, False, str(error), exact=False)]
-    return [_row(imported, reference) for imported in module.imports(graph, spikes)]
+    return [_row(imported, reference) for imported in imports(graph, spikes)]
 
 
 def check_graph(
@@ -122,7 +122,7 @@ def check_graph(
     seed: int = 0,
     time_steps: int | None = None,
 ) -> CheckReport:
-    """Loads ``graph`` into every registered framework and compares each with the source.
+    """Loads ``graph`` into every framework with NIR support and compares each with the source.
 
     Args:
         graph: a canonical spikebench graph (``spikebench nir export``) or one like it.
@@ -140,12 +140,11 @@ def check_graph(
     rng = np.random.default_rng(seed)
     spikes = (rng.random((batch, steps, *spec.input_shape)) < rate).astype(np.float32)
     source = source_of(graph) or "spyx_core"
-    reference = nir_support.load(source).native(spec, weights, spikes)
-    names = sorted(frameworks.names(), key=lambda name: name != source)  # the source first
-    supported = [name for name in names if name in nir_support.MODULES]
-    rows = [row for name in supported for row in _rows(name, graph, spikes, reference)]
+    reference = support(source).native(spec, weights, spikes)
+    readers = sorted(supported(), key=lambda name: name != source)  # the source first
+    rows = [row for name in readers for row in _rows(name, graph, spikes, reference)]
     counts = {i: int(s.sum()) for i, s in reference.spikes.items()}
-    others = tuple(name for name in names if name not in supported)
+    others = tuple(name for name in frameworks.names() if name not in readers)
     return CheckReport(source, batch, steps, rate, seed, counts, tuple(rows), others)
 
 
@@ -178,7 +177,7 @@ def format_report(report: CheckReport, path: str) -> str:
             f"{row.framework:26s} {loaded:7s} {spikes:22s} {error:12s} {verdict:15s} {row.note}"
         )
     if report.without_nir:
-        lines.append(f"no NIR support in spikebench: {', '.join(report.without_nir)}")
+        lines.append(f"no NIR support here: {', '.join(report.without_nir)}")
     lines += [
         "",
         f"tolerance: readout max|u - u_ref| / max|u_ref| <= {READOUT_TOLERANCE:g}; differing spikes "
