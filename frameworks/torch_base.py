@@ -233,6 +233,8 @@ class CanonicalNet(torch.nn.Module):
         if type(layer) in neurons:
             return neurons[type(layer)](spec, layer, spike_fn)
         kind = type(layer).__name__
+        if isinstance(layer, StatelessLayer):
+            raise Unsupported(f"{self.framework} cannot run {kind}: no STATELESS_MODULES entry")
         known = ", ".join(t.__name__ for t in neurons)
         why = self.unsupported.get(kind, f"its neurons are {known}, not {kind}")
         raise Unsupported(f"{self.framework} cannot run {kind}: {why}")
