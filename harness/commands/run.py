@@ -13,8 +13,8 @@ from harness import datasets, environment
 from harness.cell import Cell
 from harness.commands._arguments import checked_frameworks, framework_list, positive
 from harness.errors import SpikebenchError
+from harness.report.summary import format_summary
 from harness.run import default_out, run_cells
-from harness.summary import format_summary
 
 HELP = "train and time frameworks on one configuration"
 
