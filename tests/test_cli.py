@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from harness import cli
 from harness.results import read_results
 
@@ -35,3 +37,73 @@ def test_cli_run_end_to_end(tmp_path):
     assert max(losses) - min(losses) <= 1e-4 * abs(losses[0])
     assert env["git_commit"] is not None and "jax" in env["versions"]
     assert "largest relative deviation from spyx_core" in done.stdout
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def _errors():
+    import frameworks
+    from harness.datasets import DatasetMissing
+    from harness.errors import SpikebenchError
+    from spyx_core.nir import NIRGraphError
+
+    return {
+        kind.__name__: kind
+        for kind in (
+            SpikebenchError,
+            DatasetMissing,
+            frameworks.UnknownFramework,
+            frameworks.FrameworkUnavailable,
+            frameworks.Unsupported,
+        )
+    } | {"NIRGraphError": lambda message: NIRGraphError(None, message)}
+
+
+@pytest.mark.parametrize("kind", _errors())
+def test_every_library_error_is_one_line_and_exit_2(kind, tmp_path, monkeypatch, capsys):
+    from harness.commands import report
+
+    def failing(args):
+        raise _errors()[kind]("first line\n  second line")
+
+    monkeypatch.setattr(report, "run", failing)
+    assert cli.main(["report", str(tmp_path)]) == 2
+    assert _one_line_error(capsys) == "spikebench: error: first line second line"
+
+
+def test_other_errors_are_not_hidden(tmp_path, monkeypatch):
+    from harness.commands import report
+
+    def buggy(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(report, "run", buggy)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["report", str(tmp_path)])
+
+
+def test_an_impossible_grid_is_one_line(tmp_path, capsys):
+    argv = ["reproduce", "table1", "--frameworks", "spyx_core", "--device", "cpu", "--data",
+            "synthetic", "--samples", "32", "--out", str(tmp_path / "t1")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert _one_line_error(capsys) == "spikebench: error: 32 samples cannot fill one batch of 64"
+    assert not (tmp_path / "t1").exists()
+
+
+def test_missing_real_data_is_one_line(tmp_path, capsys):
+    argv = ["run", "--frameworks", "spyx_core", "--device", "cpu", "--data", "real",
+            "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith(f"spikebench: error: SHD train data not found: folder {tmp_path}/SHD")
+    assert "or use --data synthetic" in line
+
+
+def test_a_newer_results_file_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "results.json").write_text('{"schema": 3, "rows": []}')
+    assert cli.main(["report", str(tmp_path)]) == 2
+    assert "newer than this spikebench reads (2): update spikebench" in _one_line_error(capsys)
