@@ -107,3 +107,27 @@ def test_a_newer_results_file_is_refused_in_one_line(tmp_path, capsys):
     (tmp_path / "results.json").write_text('{"schema": 3, "rows": []}')
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "newer than this spikebench reads (2): update spikebench" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["run", "reproduce table1"])
+def test_epochs_need_a_warm_up_and_a_timed_epoch(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command.split(), "--epochs", "1"])
+    assert exit_.value.code == 2
+    assert (
+        "--epochs: must be at least 2: one warm-up and one timed epoch, got 1" in capsys.readouterr().err
+    )
+
+
+def test_shared_flags_are_the_same_in_every_command():
+    """run and reproduce take each shared flag with the same default and type."""
+    parser = cli.build_parser()
+    run = parser.parse_args(["run"])
+    grid = parser.parse_args(["reproduce", "micro"])
+    shared = ("frameworks", "device", "epochs", "samples", "seed", "timeout", "out", "data", "data_dir")
+    assert {name: getattr(run, name) for name in shared} == {
+        name: getattr(grid, name) for name in shared
+    }
+    assert (run.epochs, run.device, run.timeout, run.data) == (4, "auto", 3600.0, "auto")
+    train = parser.parse_args(["train", "--samples", "64", "--seed", "3", "--data", "synthetic"])
+    assert (train.samples, train.seed, train.data, train.epochs) == (64, 3, "synthetic", 5)
