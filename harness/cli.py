@@ -32,18 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
 def user_errors() -> tuple[type[BaseException], ...]:
     """The library errors ``main`` prints as one line (exit 2).
 
-    Evaluated only when an exception reaches ``main``: NIR's error type loads JAX, which a command
-    that never touched NIR should not pay for.
+    Evaluated only when an exception reaches ``main``: NIR's error type loads JAX and the ``nir``
+    package, which a command that never touched NIR should not pay for.
     """
-    from spyx_core.nir import NIRGraphError
-
-    return (
+    errors = (
         SpikebenchError,
         frameworks.UnknownFramework,
         frameworks.FrameworkUnavailable,
         frameworks.Unsupported,
-        NIRGraphError,
     )
+    try:
+        from spyx_core.nir import NIRGraphError
+    except ImportError:  # without the nir extra no NIR graph was read, so none is malformed
+        return errors
+    return (*errors, NIRGraphError)
 
 
 def main(argv: list[str] | None = None) -> int:
