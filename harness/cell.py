@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import InvalidConfiguration
+
 
 @dataclass(frozen=True, kw_only=True)
 class Cell:
@@ -41,11 +43,14 @@ class Cell:
     reference_samples: int | None = None
 
     def __post_init__(self) -> None:
+        """Raises ``InvalidConfiguration`` (a ``ValueError``) naming the impossible field."""
         for name in ("hidden", "width", "channels", "time_steps", "batch_size", "epochs"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InvalidConfiguration(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.n_samples is not None and self.n_samples < self.batch_size:
-            raise ValueError(f"{self.n_samples} samples cannot fill one batch of {self.batch_size}")
+            raise InvalidConfiguration(
+                f"{self.n_samples} samples cannot fill one batch of {self.batch_size}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

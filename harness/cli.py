@@ -1,6 +1,9 @@
 """``spikebench``: the command line. Subcommands live in ``harness.commands``.
 
-A ``SpikebenchError`` (bad input the user can fix) prints as one line and exits with status 2.
+Every error a user can fix, from any layer, prints as one line and exits with status 2: a
+``SpikebenchError`` (dataset errors among them), ``frameworks.UnknownFramework``,
+``frameworks.FrameworkUnavailable``, ``frameworks.Unsupported`` and NIR's ``NIRGraphError``. The
+subcommands let them propagate; ``main`` is the one place that translates them.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import frameworks
 from harness.commands import COMMANDS
 from harness.errors import SpikebenchError
 
@@ -25,17 +29,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The library errors ``main`` prints as one line (exit 2).
+
+    Evaluated only when an exception reaches ``main``: NIR's error type loads JAX and the ``nir``
+    package, which a command that never touched NIR should not pay for.
+    """
+    errors = (
+        SpikebenchError,
+        frameworks.UnknownFramework,
+        frameworks.FrameworkUnavailable,
+        frameworks.Unsupported,
+    )
+    try:
+        from spyx_core.nir import NIRGraphError
+    except ImportError:  # without the nir extra no NIR graph was read, so none is malformed
+        return errors
+    return (*errors, NIRGraphError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikebench`` console script."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except SpikebenchError as error:
-        print(f"spikebench: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("spikebench: interrupted; finished cells are saved", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not isinstance(error, user_errors()):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"spikebench: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -52,6 +52,19 @@ def gpus() -> list[str]:
     return [line for line in _run("nvidia-smi", query, "--format=csv,noheader").splitlines() if line]
 
 
+def best_device() -> str:
+    """The fastest device present: a JAX accelerator, else an NVIDIA GPU, else the CPU.
+
+    Probed in a child process so that this process never initialises an accelerator.
+    """
+    probe = "import jax; print(' '.join(sorted({d.platform for d in jax.devices()})))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    platforms = done.stdout.split()
+    if "gpu" in platforms or "cuda" in platforms or gpus():
+        return "gpu"
+    return "tpu" if "tpu" in platforms else "cpu"
+
+
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     found = {}
     for name in packages:

@@ -1,8 +1,10 @@
-"""Result rows: one flat row per cell (framework x configuration), field order declared once.
+"""Result rows: one flat row per cell, its whole configuration then its statistics.
 
 A results folder holds ``results.json`` (schema version, environment, rows) and ``results.csv``
 (the same rows; lists and dicts as JSON text). Both are replaced atomically after every cell, so
-an interrupted run keeps every finished cell and never leaves a half-written file.
+an interrupted run keeps every finished cell and never leaves a half-written file. ``Row.fields()``
+is the one field order: JSON keys and CSV columns. Files of the previous schema load through
+``upgrade`` (docs/results-schema.md); newer ones, and unknown keys, are refused.
 """
 
 from __future__ import annotations
@@ -12,50 +14,70 @@ import dataclasses
 import io
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from frameworks.spec import micro_spec, nmnist_spec, shd_spec
+from harness.cell import Cell
 from harness.errors import SpikebenchError
 
 if TYPE_CHECKING:
-    from harness.cell import Cell
+    import pandas as pd
 
-SCHEMA = 1
+SCHEMA = 2
+"""The version of the row layout written here; 1 is read through ``upgrade``."""
 STATUSES = ("ok", "failed", "skipped")
-_CELL_FIELDS = (
-    "framework", "task", "device", "hidden", "width", "channels", "time_steps", "batch_size",
-    "epochs", "seed", "train_beta",
-)  # fmt: skip
-"""The configuration a row copies from its cell."""
+REFERENCE = "spyx_core"
+"""The framework every other is compared with (ratios, loss agreement, the tables' first column)."""
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Cell))
+"""The configuration a row copies from its cell: every ``Cell`` field, in ``Cell``'s order."""
 
 
 @dataclass(kw_only=True)
 class Row:
-    """One cell's outcome. Times are seconds; ``None`` means "not measured"."""
+    """One cell's outcome: the cell's configuration as it ran, then what was measured.
 
+    The configuration fields are ``Cell``'s (``CONFIG_FIELDS``). The worker replaces the ones it
+    resolves with what ran: ``data`` the data actually loaded ("synthetic" or "real"; the
+    micro-benchmark's input distribution), ``n_samples`` the training samples counted, ``channels``
+    and ``time_steps`` the data's shape, ``surrogate``, ``surrogate_slope`` and ``learning_rate``
+    the spec's. Times are seconds; ``None`` means "not measured".
+    """
+
+    # The configuration (harness.cell.Cell).
     framework: str
     task: str
     device: str
-    cell_key: str = ""  # Cell.key(): what a resumed run matches on
-    status: str = "ok"  # ok | failed | skipped
-    reason: str = ""  # why a cell failed or was skipped
-    semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
-    data: str = ""  # "synthetic" or "real"; the micro-benchmark's input distribution
-    device_name: str = ""
     hidden: int = 0
     width: int = 0
     channels: int = 0
     time_steps: int = 0
     batch_size: int = 0
-    n_samples: int = 0
-    steps_per_epoch: int = 0
+    n_samples: int | None = None
     epochs: int = 0
-    timed_epochs: int = 0
     seed: int = 0
     train_beta: bool = True
-    surrogate: str = ""
+    neuron: str = "LIF"
+    surrogate: str | None = None
+    surrogate_slope: float | None = None
+    learning_rate: float | None = None
+    data: str = ""
+    data_dir: str | None = None
+    evaluate: bool = False
+    projected_epochs: int | None = None
+    reference_samples: int | None = None
+    # The outcome.
+    cell_key: str = ""  # Cell.key(): what a resumed run matches on
+    status: str = "ok"  # ok | failed | skipped
+    reason: str = ""  # why a cell failed or was skipped
+    semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
+    device_name: str = ""
+    steps_per_epoch: int = 0
+    timed_epochs: int = 0
     compile_kind: str = ""
     compile_s: float | None = None
     first_epoch_s: float | None = None
@@ -74,9 +96,9 @@ class Row:
     calls: int = 0
     # Projection to the paper's protocol (a reduced sample count scales the epoch linearly in steps):
     # projected_epoch_s = epoch_s_median * full_steps_per_epoch / steps_per_epoch and
-    # projected_total_s = compile_s + projected_epochs * projected_epoch_s.
+    # projected_total_s = compile_s + projected_epochs * projected_epoch_s, where
+    # full_steps_per_epoch = reference_samples // batch_size.
     full_steps_per_epoch: int | None = None
-    projected_epochs: int | None = None
     projected_epoch_s: float | None = None
     projected_total_s: float | None = None
     loss_first_step: float | None = None
@@ -96,11 +118,11 @@ class Row:
     @classmethod
     def for_cell(cls, cell: Cell, **fields: Any) -> Row:
         """A row carrying ``cell``'s configuration (the worker fills in what it measures)."""
-        config = {name: getattr(cell, name) for name in _CELL_FIELDS}
-        return cls(cell_key=cell.key(), **config, **fields)
+        return cls(cell_key=cell.key(), **cell.as_dict(), **fields)
 
     @classmethod
     def fields(cls) -> list[str]:
+        """Every field in the declared order: the JSON keys and the CSV columns."""
         return [f.name for f in dataclasses.fields(cls)]
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,8 +130,90 @@ class Row:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Row:
-        known = set(cls.fields())
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The row of ``data`` (as written by ``as_dict``).
+
+        Raises:
+            SpikebenchError: ``data`` has keys that are no field of this schema (named).
+        """
+        unknown = sorted(set(data) - set(cls.fields()))
+        if unknown:
+            raise SpikebenchError(f"unknown row field(s) {', '.join(unknown)} (schema {SCHEMA})")
+        return cls(**data)
+
+    def config_key(self) -> tuple[Any, ...]:
+        """The configuration but the framework: rows with equal keys compare like with like."""
+        return tuple(getattr(self, name) for name in CONFIG_FIELDS if name != "framework")
+
+
+_LEARNING_RATES = {
+    "shd": shd_spec().learning_rate,
+    "nmnist": nmnist_spec().learning_rate,
+    "micro": micro_spec(1).learning_rate,
+}
+_SURROGATE = re.compile(r"(?P<name>[^()]+)\(k=(?P<slope>[^()]+)\)")
+
+
+def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
+    """A row of an older ``schema`` as a row of ``SCHEMA`` (docs/results-schema.md).
+
+    Schema 1 did not record ``neuron``, ``surrogate_slope``, ``learning_rate``, ``data_dir``,
+    ``evaluate`` nor ``reference_samples``, and wrote the surrogate as one string ("arctan(k=2)",
+    "" where no spec was built). They are filled from what the row says: the surrogate string is
+    split into name and slope; ``evaluate`` is whether a test accuracy was measured;
+    ``reference_samples`` is ``full_steps_per_epoch * batch_size`` (which gives back the same
+    projection); the neuron is "LIF" and the learning rate the task's default spec's (the only
+    ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown).
+
+    Raises:
+        SpikebenchError: ``schema`` is neither ``SCHEMA`` nor 1.
+    """
+    if schema == SCHEMA:
+        return row
+    if schema != 1:
+        raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
+    row = dict(row)
+    match = _SURROGATE.fullmatch(row.get("surrogate") or "")
+    row["surrogate"] = match["name"] if match else None
+    row["surrogate_slope"] = float(match["slope"]) if match else None
+    full_steps = row.get("full_steps_per_epoch")
+    row["reference_samples"] = full_steps * row["batch_size"] if full_steps is not None else None
+    row["neuron"] = "LIF"
+    row["learning_rate"] = _LEARNING_RATES.get(row.get("task"))
+    row["data_dir"] = None
+    row["evaluate"] = row.get("test_accuracy") is not None
+    return row
+
+
+def frame(rows: list[Row]) -> pd.DataFrame:
+    """The rows as one frame in ``Row``'s vocabulary (its columns, in its order), plus three:
+
+    ``size`` (the task's size: ``hidden`` H of SHD, ``width`` m of N-MNIST, ``hidden`` n of the
+    micro-benchmark), ``vs_reference`` (``epoch_s_median`` over the reference's, ``REFERENCE``'s
+    ok row with the same ``config_key``) and ``loss_first_step_rel_dev`` (``|loss - ref| / |ref|``
+    of ``loss_first_step``, same pairing). Both None where either side is missing or the
+    reference is 0.
+    """
+    import pandas as pd  # the worker processes, which write rows, never need pandas
+
+    table = pd.DataFrame([r.as_dict() for r in rows], columns=Row.fields())
+    table["size"] = [r.width if r.task == "nmnist" else r.hidden for r in rows]
+    table["vs_reference"] = _relative(rows, "epoch_s_median", lambda value, ref: value / ref)
+    table["loss_first_step_rel_dev"] = _relative(
+        rows, "loss_first_step", lambda value, ref: abs(value - ref) / abs(ref)
+    )
+    return table
+
+
+def _relative(
+    rows: list[Row], name: str, relation: Callable[[float, float], float]
+) -> list[float | None]:
+    """``relation(value, reference value)`` of field ``name`` for every row (``frame``)."""
+    reference: dict[tuple[Any, ...], float] = {}
+    for row in rows:
+        if row.framework == REFERENCE and row.status == "ok" and getattr(row, name) is not None:
+            reference.setdefault(row.config_key(), getattr(row, name))
+    values = [(getattr(row, name), reference.get(row.config_key())) for row in rows]
+    return [relation(value, ref) if value is not None and ref else None for value, ref in values]
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -149,8 +253,11 @@ def write_results(folder: Path, rows: list[Row], environment: dict[str, Any]) ->
 def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     """Reads a results folder written by ``write_results``.
 
+    Rows of schema 1 are upgraded (``upgrade``).
+
     Raises:
-        SpikebenchError: no results there, unreadable JSON, or another schema version.
+        SpikebenchError: no results there, unreadable JSON, a schema other than 1 and ``SCHEMA``
+            (newer ones say so), or a row with unknown fields (named).
     """
     path = Path(folder) / "results.json"
     try:
@@ -159,8 +266,17 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
         raise SpikebenchError(f"no results.json in {folder}") from None
     except json.JSONDecodeError as error:
         raise SpikebenchError(f"{path} is not valid JSON ({error})") from None
-    if document.get("schema") != SCHEMA:
+    schema = document.get("schema")
+    if isinstance(schema, int) and schema > SCHEMA:
         raise SpikebenchError(
-            f"{path} has schema {document.get('schema')!r}; this spikebench reads schema {SCHEMA}"
+            f"{path} has schema {schema}, newer than this spikebench reads ({SCHEMA}): update spikebench"
         )
-    return [Row.from_dict(r) for r in document["rows"]], document.get("environment", {})
+    if schema not in (1, SCHEMA):
+        raise SpikebenchError(
+            f"{path} has schema {schema!r}; this spikebench reads schemas 1 and {SCHEMA}"
+        )
+    try:
+        rows = [Row.from_dict(upgrade(r, schema)) for r in document["rows"]]
+    except SpikebenchError as error:
+        raise SpikebenchError(f"{path}: {error}") from None
+    return rows, document.get("environment", {})

@@ -140,15 +140,20 @@ def run_micro(adapter: Adapter, cell: Cell, row: Row) -> None:
     if cell.channels != cell.hidden:
         given = f"channels={cell.channels}, hidden={cell.hidden}"
         raise SpikebenchError(f"a micro cell's layer is n x n: channels == hidden (n); got {given}")
-    build = getattr(adapter, "kernels", None)
-    if build is None:
-        raise Unsupported(f"{cell.framework} has no micro-benchmark kernels (Adapter.kernels)")
     spec = micro_spec(cell.hidden, time_steps=cell.time_steps, **_spec_options(cell))
-    row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
+    record_spec(row, spec)
     row.data = f"random spikes, Bernoulli({MICRO_INPUT_RATE:g}), seed {cell.seed}"
     row.n_samples, row.epochs = cell.batch_size, 0
     spikes = micro_input(spec, batch_size=cell.batch_size, seed=cell.seed)
-    measure_micro(build(spec, init_weights(spec, seed=cell.seed), spikes, device=cell.device), row)
+    measure_micro(
+        adapter.kernels(spec, init_weights(spec, seed=cell.seed), spikes, device=cell.device), row
+    )
+
+
+def record_spec(row: Row, spec: ModelSpec) -> None:
+    """The spec settings the cell left to the task (None in the cell), as they ran."""
+    row.surrogate, row.surrogate_slope = spec.surrogate, spec.surrogate_slope
+    row.learning_rate = spec.learning_rate
 
 
 def project(row: Row, cell: Cell) -> None:
@@ -177,7 +182,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     row.channels, row.time_steps = data.input_shape[0], data.time_steps
     row.steps_per_epoch = len(data) // cell.batch_size
     spec = model_spec(cell, data)
-    row.surrogate = f"{spec.surrogate}(k={spec.surrogate_slope:g})"
+    record_spec(row, spec)
     session = adapter.session(
         spec,
         init_weights(spec, seed=cell.seed),
@@ -199,7 +204,7 @@ def run_cell(cell: Cell) -> Row:
     try:
         adapter = frameworks.load(cell.framework)
         row.versions = adapter.versions()
-        row.semantics = getattr(adapter, "semantics", "")
+        row.semantics = adapter.semantics
         row.device_name = adapter.device_name(cell.device)
         if cell.task == "micro":
             run_micro(adapter, cell, row)

@@ -24,11 +24,11 @@ from tonic.io import read_mnist_file
 
 import harness.datasets
 from frameworks.adapter import SpikeData
+from harness.commands._common import add_data_arguments
 from harness.datasets import (
     DataRequestError,
     DatasetCorrupt,
     DatasetMissing,
-    add_data_arguments,
     default_data_dir,
     fit_statistics,
     load,

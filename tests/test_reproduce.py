@@ -9,7 +9,6 @@ from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
 
 from harness.cell import Cell
 from harness.grids import table1
-from harness.report import write_report
 from harness.results import Row, read_results
 from harness.run import run_cells, run_isolated
 
@@ -111,43 +110,3 @@ def test_reproduce_and_report_end_to_end(tmp_path, fake_framework):
     assert "Spyx 0.1.x (paper, NVIDIA RTX A6000) s" in report
     assert (out / "table1.png").stat().st_size > 10_000
     assert (out / "table1-epochs.csv").exists()
-
-
-def test_report_ingests_pytest_benchmark_json(tmp_path):
-    rows = [Row(framework="spyx_core", task="shd", device="cpu", hidden=8, batch_size=4,
-                epoch_s_median=0.1, epoch_s_min=0.09, epoch_s_max=0.2, compile_s=1.0)]  # fmt: skip
-    from harness.results import write_results
-
-    write_results(tmp_path, rows, {})
-    bench = tmp_path / "bench.json"
-    bench.write_text(
-        '{"benchmarks": [{"name": "test_training_step[spyx_core]", "stats": {"median": 0.01,'
-        ' "iqr": 0.001, "min": 0.009, "max": 0.02, "rounds": 10}}]}'
-    )
-    text = write_report(tmp_path, benchmarks=[bench]).read_text()
-    assert "test_training_step[spyx_core]" in text
-
-
-def test_report_lists_every_rows_time_compile_and_memory(tmp_path):
-    from harness.results import write_results
-
-    common = {"task": "shd", "device": "cpu", "hidden": 128, "batch_size": 64, "time_steps": 256}
-    rows = [
-        Row(framework="spyx_core", epoch_s_median=0.5, epoch_s_min=0.4, epoch_s_max=0.6,
-            compile_s=1.2, peak_memory_bytes=58 * 2**20, peak_memory_source="xla plan",
-            compile_kind="jax (impl=fused)", **common),
-        Row(framework="spyx_core@scan", epoch_s_median=1.0, epoch_s_min=1.0, epoch_s_max=1.1,
-            compile_s=9.5, peak_memory_bytes=74 * 2**20, peak_memory_source="xla plan",
-            compile_kind="jax (impl=scan)", **common),
-    ]  # fmt: skip
-    write_results(tmp_path, rows, {})
-    text = write_report(tmp_path).read_text()
-    section = text.split("### table1: every row's time, compile and peak memory")[1]
-    lines = [line for line in section.splitlines() if line.startswith("| spyx_core")]
-    assert len(lines) == 2
-    fused, scan = (line.split("|")[1:-1] for line in lines)
-    assert [c.strip() for c in fused] == [
-        "spyx_core", "128", "64", "256", "0.5 [0.4-0.6]", "1x", "1.2", "58", "xla plan",
-        "jax (impl=fused)",
-    ]  # fmt: skip
-    assert [c.strip() for c in scan][4:8] == ["1 [1-1.1]", "2x", "9.5", "74"]

@@ -11,8 +11,7 @@ import argparse
 
 import frameworks
 from frameworks import conformance
-from frameworks.adapter import DEVICES
-from harness.errors import SpikebenchError
+from harness.commands import _common
 
 HELP = "run the conformance suite on one framework adapter"
 
@@ -20,7 +19,7 @@ HELP = "run the conformance suite on one framework adapter"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("name", help="a registered adapter, or name@variant")
-    add("--device", default="cpu", choices=DEVICES, help="device of the training session (default cpu)")
+    _common.add_device(parser, auto=False)
     add(
         "--task",
         action="append",
@@ -30,10 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Prints the report; 1 when a check fails or the framework does not import (a verdict)."""
     try:
         adapter = frameworks.load(args.name)
-    except frameworks.UnknownFramework as error:
-        raise SpikebenchError(str(error)) from None
     except frameworks.FrameworkUnavailable as error:
         print(f"{args.name}: FAIL: unavailable: {error}")
         return 1

@@ -31,7 +31,7 @@ def describe(name: str, *, check: bool) -> str:
     except frameworks.FrameworkUnavailable as error:
         return f"{name:14s} unavailable: {error}"
     versions = ", ".join(f"{k} {v}" for k, v in adapter.versions().items())
-    model = "exact" if getattr(adapter, "exact", True) else "inexact: " + adapter.semantics
+    model = "exact" if adapter.exact else "inexact: " + adapter.semantics
     parts = [f"{name:14s} {versions}", f"devices: {_devices(adapter)}", model]
     parts.append(f"conformance: {_conformance(adapter) if check else 'not run (--check)'}")
     return " | ".join(parts)

@@ -18,7 +18,7 @@ from frameworks.adapter import Unsupported
 from frameworks.checkpoint import load_weights
 from frameworks.nir import support, supported
 from frameworks.spec import NMNIST_INPUT, init_weights, nmnist_spec, shd_spec
-from harness.commands._arguments import positive, rate
+from harness.commands._common import positive, rate
 from harness.errors import InvalidGraph, SpikebenchError
 
 # NIR, JAX and the torch frameworks load only when a nir command runs (nir is an optional extra).

@@ -9,39 +9,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from harness import datasets, environment
-from harness.commands._arguments import checked_frameworks, framework_list
-from harness.commands.run import best_device
-from harness.errors import SpikebenchError
+from harness.commands import _common
 from harness.grids import GRIDS
 from harness.report import write_report
+from harness.results import REFERENCE
 from harness.run import default_out, run_cells
 
 HELP = "run the paper's Table 1 or 2 grid, or the micro-benchmark (resumable)"
-DEFAULT_FRAMEWORKS = ("spyx_core", "snntorch", "norse")
+DEFAULT_FRAMEWORKS = (REFERENCE, "snntorch", "norse")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("grid", choices=sorted(GRIDS), help="which grid")
-    add("--frameworks", type=framework_list, help="comma-separated (default: spyx_core,snntorch,norse)")
-    add("--device", default="auto", choices=("auto", "cpu", "gpu", "tpu"))
-    add("--epochs", type=int, default=4, help="epochs per cell; the first is the warm-up (default 4)")
-    add("--samples", type=int, help="training samples per cell (default: the full set)")
-    add("--seed", type=int, default=0)
-    datasets.add_data_arguments(parser)
-    add("--out", type=Path, help="results folder; an existing one is resumed")
-    add("--timeout", type=float, default=3600, help="seconds per cell (default 3600)")
+    _common.add_frameworks(parser, ",".join(DEFAULT_FRAMEWORKS))
+    _common.add_device(parser)
+    _common.add_epochs(parser)
+    _common.add_samples(parser, "the full set")
+    _common.add_seed(parser)
+    _common.add_data_arguments(parser)
+    _common.add_out(parser, "results/<timestamp>-<grid>-<device>")
+    _common.add_timeout(parser)
     add("--retry-failed", action="store_true", help="recompute cells that failed before")
 
 
 def run(args: argparse.Namespace) -> int:
-    names = checked_frameworks(args.frameworks, list(DEFAULT_FRAMEWORKS))
-    if args.epochs < 2:
-        raise SpikebenchError("--epochs must be at least 2: one warm-up and one timed epoch")
-    device = best_device() if args.device == "auto" else args.device
+    names = _common.checked_frameworks(args.frameworks, list(DEFAULT_FRAMEWORKS))
+    device = _common.chosen_device(args.device)
     task = {"table1": "shd", "table2": "nmnist"}.get(args.grid)
     data = datasets.resolve_source(task, args.data, args.data_dir) if task else "synthetic"
     common = dict(
@@ -52,10 +48,7 @@ def run(args: argparse.Namespace) -> int:
         data=data,
         data_dir=args.data_dir,
     )
-    try:
-        cells = GRIDS[args.grid](names, **common)
-    except ValueError as error:
-        raise SpikebenchError(str(error)) from None
+    cells = GRIDS[args.grid](names, **common)
     out = args.out or default_out(args.grid, device)
     print(
         f"spikebench: {args.grid}, {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr

@@ -9,7 +9,6 @@ back to the twin with a warning). ``twin`` draws a twin from a statistics record
 Layout, file formats, cache and twins: ``docs/datasets.md``.
 """
 
-from harness.datasets._arguments import add_data_arguments as add_data_arguments
 from harness.datasets._load import DATA_ENV as DATA_ENV
 from harness.datasets._load import SOURCES as SOURCES
 from harness.datasets._load import SPLITS as SPLITS
@@ -30,7 +29,6 @@ __all__ = [
     "DataRequestError",
     "DatasetCorrupt",
     "DatasetMissing",
-    "add_data_arguments",
     "default_data_dir",
     "fit_statistics",
     "load",

@@ -1,12 +1,13 @@
-"""Published reference numbers, stored as data with their provenance.
+"""Published reference numbers, stored as data with their provenance (docs/published-numbers.md).
 
 ``PAPER``: Heckel & Nowotny, "Spyx" (arXiv 2402.18994), Tables 1 and 2, as reconstructed from the
-authors' notebooks with saved outputs (kmheckel/spyx research/paper/*.ipynb @ d5caf50 / 97ff1f9;
-see the project's notes). Seconds for the whole run (100 SHD epochs, compile included; 20 N-MNIST
+authors' notebooks with saved outputs (kmheckel/spyx research/paper/*.ipynb @ d5caf50 / 97ff1f9).
+Seconds for the whole run (100 SHD epochs, compile included; 20 N-MNIST
 epochs, compile excluded), mean and population sd over 5 trials, on an NVIDIA RTX A6000 (48 GB).
 
 ``H100_ANCHORS``: one run of the peers on an NVIDIA H100 80GB HBM3 (2026-11-27), SHD paper
 configuration with synthetic data, seconds per epoch (median of 3) and compile seconds.
+``MICRO_ANCHORS``: the same run's Open Neuromorphic micro-benchmark.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ PAPER: tuple[Published, ...] = (
 )
 
 _H100 = "NVIDIA H100 80GB HBM3"
-_H100_SRC = "peers measured on one H100, 2026-11-27 (project notes: h100-anchors.md)"
+_H100_SRC = "peers measured on one H100, 2026-11-27 (docs/published-numbers.md)"
 
 
 def _anchor(framework, size, epoch_s, compile_s):

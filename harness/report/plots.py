@@ -12,20 +12,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullLocator
 
-from harness.published import published
-
-_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
-_TABLE = {"shd": "table1", "nmnist": "table2"}
+from harness.report.published import published
+from harness.report.tables import SIZE_LABEL, TABLE, framework_order
 
 
 def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
     """Grouped bars of seconds per epoch (log axis, min-max error bars), published values hatched."""
     part = frame[(frame.task == task) & (frame.status == "ok")]
     configs = sorted(set(zip(part["size"], part.batch_size, strict=True)))
-    names = sorted(part.framework.unique(), key=lambda f: (f != "spyx_core", f))
-    refs = [
-        p for p in published(_TABLE.get(task, "")) if p.epoch_s and (p.size, p.batch_size) in configs
-    ]
+    names = framework_order(part)
+    refs = [p for p in published(TABLE.get(task, "")) if p.epoch_s and (p.size, p.batch_size) in configs]
     ref_names = sorted({p.framework + f" ({p.hardware})" for p in refs})
     width = 0.8 / max(1, len(names) + len(ref_names))
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(configs)), 4.5))
@@ -34,8 +30,8 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
         rows = part[part.framework == name].set_index(["size", "batch_size"])
         # A reduced sample count is shown as its projection to the full epoch (the published
         # numbers are full epochs); the min-max bars scale with it.
-        scale = (rows.projected_epoch_s / rows.epoch_s).fillna(1.0)
-        median = [rows.epoch_s.get(c, np.nan) * scale.get(c, 1.0) for c in configs]
+        scale = (rows.projected_epoch_s / rows.epoch_s_median).astype(float).fillna(1.0)
+        median = [rows.epoch_s_median.get(c, np.nan) * scale.get(c, 1.0) for c in configs]
         low = [
             m - rows.epoch_s_min.get(c, np.nan) * scale.get(c, 1.0)
             for c, m in zip(configs, median, strict=True)
@@ -53,13 +49,13 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
         ax.bar(x + (len(names) + j) * width, heights, width, hatch="//", fill=False, label=ref)
     ax.set_yscale("log")
     ax.set_xticks(x + width * (len(names) + len(ref_names) - 1) / 2)
-    ax.set_xticklabels([f"{_LABEL.get(task, 'size')}={s} B={b}" for s, b in configs])
+    ax.set_xticklabels([f"{SIZE_LABEL.get(task, 'size')}={s} B={b}" for s, b in configs])
     ax.set_ylabel("seconds per full epoch (log; projected where sampled)")
     devices = ", ".join(sorted(part.device_name.unique()))
     ax.set_title(f"{task}: training epoch time on {devices}", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    path = out / f"{_TABLE.get(task, task)}.png"
+    path = out / f"{TABLE.get(task, task)}.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -74,13 +70,16 @@ def plot_micro(frame: pd.DataFrame, out: Path) -> Path:
         rows = rows.sort_values("size")
         left.errorbar(
             rows["size"],
-            rows.step_s * 1e3,
-            yerr=[(rows.step_s - rows.step_s_min) * 1e3, (rows.step_s_max - rows.step_s) * 1e3],
+            rows.step_s_median * 1e3,
+            yerr=[
+                (rows.step_s_median - rows.step_s_min) * 1e3,
+                (rows.step_s_max - rows.step_s_median) * 1e3,
+            ],
             marker="o",
             capsize=2,
             label=name,
         )
-        right.plot(rows["size"], rows.peak_memory_mib, marker="o", label=name)
+        right.plot(rows["size"], rows.peak_memory_bytes / 2**20, marker="o", label=name)
     anchors: dict[str, list] = {}
     for p in published("micro"):
         anchors.setdefault(f"{p.framework} ({p.hardware})", []).append((p.size, p.epoch_s * 1e3))

@@ -1,0 +1,131 @@
+"""``spikebench report``: the paper's tables (markdown + CSV) and plots from a results folder.
+
+Every table and plot reads one frame, ``harness.results.frame`` (``Row``'s fields plus ``size`` and
+the factors against ``harness.results.REFERENCE``): ``tables`` builds the tables, ``plots`` the
+figures, ``summary`` the table a run prints, ``published`` holds the published numbers they are
+set beside (docs/published-numbers.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.report.tables import (
+    TABLE,
+    benchmark_table,
+    epoch_table,
+    micro_details_table,
+    micro_table,
+    resources_table,
+    totals_table,
+)
+from harness.results import frame as results_frame
+from harness.results import read_results
+
+__all__ = ["write_report"]
+
+
+def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] = ()) -> Path:
+    """Writes ``report.md``, CSV tables and PNG plots for the results in ``folder``."""
+    from harness.report.plots import plot_epochs  # matplotlib only when reporting
+
+    rows, environment = read_results(folder)
+    out = Path(out or folder)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = results_frame(rows)
+    frame.to_csv(out / "report.csv", index=False)
+    lines = [f"# spikebench report: {folder}", "", _environment_lines(environment), ""]
+    for task in sorted(frame.task.unique()) if not frame.empty else []:
+        if task == "micro":
+            lines += _micro_section(frame, out)
+            continue
+        name = TABLE.get(task, task)
+        lines += [f"## {name} ({task}): seconds per epoch, median [min-max]", ""]
+        epochs = epoch_table(frame, task)
+        epochs.to_csv(out / f"{name}-epochs.csv", index=False)
+        lines += [epochs.to_markdown(index=False), ""]
+        totals = totals_table(frame, task)
+        if not totals.empty:
+            totals.to_csv(out / f"{name}-totals.csv", index=False)
+            lines += [
+                f"### {name}: compile and projected protocol totals (s)",
+                "",
+                totals.to_markdown(index=False),
+                "",
+            ]
+        resources = resources_table(frame, task)
+        if not resources.empty:
+            lines += [f"### {name}: every row's time, compile and peak memory", ""]
+            lines += [resources.to_markdown(index=False), ""]
+        lines += [f"![{name}]({plot_epochs(frame, task, out).name})", ""]
+    if benchmarks:
+        lines += [
+            "## pytest-benchmark",
+            "",
+            benchmark_table(list(benchmarks)).to_markdown(index=False),
+            "",
+        ]
+    lines += [_NOTES]
+    (out / "report.md").write_text("\n".join(lines))
+    return out / "report.md"
+
+
+def _environment_lines(environment: dict) -> str:
+    gpus = "; ".join(environment.get("gpus", [])) or "none"
+    return (
+        f"Commit `{environment.get('git_commit', '')}`, {environment.get('started_at', '')}. "
+        f"CPU: {environment.get('cpu', '')} ({environment.get('cpu_count', '')} cores). GPUs: {gpus}. "
+        f"Python {environment.get('python', '')}. Command: `{environment.get('command', '')}`."
+    )
+
+
+_NOTES = """Notes: times are measured by spikebench's harness (device synchronised before every clock
+read; compile timed apart; the first epoch is a warm-up; median [min-max] of the timed epochs).
+"total s" projects the paper's protocol: compile + epochs x median seconds per epoch, scaled linearly
+from the measured sample count to the full training set. Published numbers come from other hardware
+(named in the column) and, for mlGeNN, a different model; ratios against them compare machines as
+much as software."""
+
+
+def _micro_section(frame: pd.DataFrame, out: Path) -> list[str]:
+    """The micro-benchmark's tables, memory sources and plot, as report lines."""
+    from harness.report.plots import plot_micro  # matplotlib only when reporting
+
+    part = frame[frame.task == "micro"]
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d)) or "unknown device"
+    times = micro_table(frame)
+    times.to_csv(out / "micro-times.csv", index=False)
+    lines = [
+        "## micro: Open Neuromorphic micro-benchmark, ms per call, median [min-max]",
+        "",
+        f"Linear(n, n) + LIF, its spikes the output, float32, on {devices}. {_MICRO_PROTOCOL}",
+        "",
+        times.to_markdown(index=False),
+        "",
+    ]
+    details = micro_details_table(frame)
+    if not details.empty:
+        details.to_csv(out / "micro-details.csv", index=False)
+        sources = part[part.status == "ok"].groupby("framework").peak_memory_source.first()
+        lines += [
+            "### micro: timed calls, compile and peak memory",
+            "",
+            details.to_markdown(index=False),
+            "",
+            "Peak memory sources (they differ; each row says which): "
+            + "; ".join(f"{name}: {source}" for name, source in sources.items()),
+            "",
+        ]
+    return [*lines, f"![micro]({plot_micro(frame, out).name})", ""]
+
+
+_MICRO_PROTOCOL = (
+    "Input: the same seeded Bernoulli(0.1) spikes for every framework, B=16. `forward`: one "
+    "call without gradient tracking; `fwd+bwd`: the forward and `output.sum()`'s backward to every "
+    "trained parameter (gradients from zero). Compile and warm-up calls apart; each call timed "
+    "alone between device synchronisations; median [min-max] of N calls (N below). The published "
+    "anchors are one run on another machine (named in the column), median of 10: ratios against "
+    "them compare machines as much as software."
+)

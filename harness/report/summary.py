@@ -1,0 +1,61 @@
+"""The table printed at the end of a run: one line per cell, ratios against the reference."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.results import REFERENCE, Row, frame
+
+
+def _seconds(value: float | None, digits: int = 3) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None or pd.isna(value) else str(int(value))
+
+
+def _size(row) -> str:
+    return f"m={row.width}" if row.task == "nmnist" else f"H={row.hidden}"
+
+
+def format_summary(rows: list[Row]) -> str:
+    """The human-readable table (seconds; memory in MiB)."""
+    if not rows:
+        return "no results"
+    table = frame(rows)
+    lines = []
+    for _, r in table.iterrows():
+        spread = (
+            f"{_seconds(r.epoch_s_median)} [{_seconds(r.epoch_s_min)}-{_seconds(r.epoch_s_max)}]"
+            if r.epoch_s_median
+            else ""
+        )
+        memory = f"{r.peak_memory_bytes / 2**20:.0f}" if r.peak_memory_bytes else ""
+        lines.append(
+            {
+                "framework": r.framework,
+                "status": r.status if r.status == "ok" else f"{r.status}: {r.reason[:60]}",
+                "device": r.device,
+                "data": r.data,
+                "size/B/T/N": f"{_size(r)}/{r.batch_size}/{r.time_steps}/{_count(r.n_samples)}",
+                "compile_s": "" if pd.isna(r.compile_s) else _seconds(r.compile_s, 2),
+                "epoch0_s": _seconds(r.first_epoch_s),
+                "epoch_s median [min-max]": spread,
+                f"x {REFERENCE}": f"{r.vs_reference:.3g}" if pd.notna(r.vs_reference) else "",
+                "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
+                "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
+                "peak_MiB": memory,
+            }
+        )
+    text = pd.DataFrame(lines).to_string(index=False)
+    inexact = table[table.semantics.fillna("") != ""]
+    for _, r in inexact.drop_duplicates("framework").iterrows():
+        text += f"\n{r.framework} is not the canonical model: {r.semantics}"
+    deviations = table.loss_first_step_rel_dev.dropna()
+    if len(deviations) > 1:
+        text += (
+            f"\nloss_first_step: largest relative deviation from {REFERENCE} "
+            f"{deviations.max():.2e} (same weights, same first batch)"
+        )
+    return text

@@ -1,0 +1,189 @@
+"""The report's tables, each a ``pandas.DataFrame`` drawn from ``harness.results.frame``.
+
+Per task: seconds per epoch (median [min-max]) per framework with each framework's factor against
+the reference, the protocol totals (compile + epochs x median, projected to the full dataset)
+beside the published numbers, and every row's resources (seconds per epoch, compile seconds, peak
+memory and where it comes from, and how the framework compiled). The micro-benchmark: milliseconds
+per forward and per forward+backward call beside the published anchors, and the timed calls,
+compile seconds and peak memory. Also pytest-benchmark JSON as one table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import SpikebenchError
+from harness.report.published import published
+from harness.results import REFERENCE
+
+SIZE_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
+"""What ``size`` (``harness.results.frame``) is called in each task's tables and plots."""
+TABLE = {"shd": "table1", "nmnist": "table2", "micro": "micro"}
+"""The paper's table of each task: the report's section and file names, the published numbers."""
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.{digits}g}"
+
+
+def _fmt_ms(value) -> str:
+    """Milliseconds: three significant digits, but whole numbers from 100 on (no 1.73e+03)."""
+    if value is None or pd.isna(value) or value < 100:
+        return _fmt(value)
+    return f"{value:.0f}"
+
+
+def _mib(value) -> float | None:
+    """Bytes as MiB; None when not measured."""
+    return None if value is None or pd.isna(value) else value / 2**20
+
+
+def spread_cell(r, stem: str = "epoch_s", scale: float = 1.0, fmt=_fmt) -> str:
+    """``median [min-max]`` of ``{stem}_median`` (``_min``, ``_max``) times ``scale``, or the status."""
+    if r.status != "ok":
+        return f"{r.status}: {r.reason[:40]}"
+    values = (r[f"{stem}_median"], r[f"{stem}_min"], r[f"{stem}_max"])
+    median, low, high = (None if v is None or pd.isna(v) else v * scale for v in values)
+    return f"{fmt(median)} [{fmt(low)}-{fmt(high)}]"
+
+
+def framework_order(part: pd.DataFrame) -> list[str]:
+    """The frameworks of ``part``, the reference first."""
+    return sorted(part.framework.unique(), key=lambda f: (f != REFERENCE, f))
+
+
+def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Seconds per epoch, median [min-max], one column per framework, plus factors vs the reference."""
+    part = frame[frame.task == task]
+    label = SIZE_LABEL.get(task, "size")
+    keys = sorted(set(zip(part["size"], part.batch_size, strict=True)))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(keys, names=["size", "batch_size"]))
+    for framework in framework_order(part):
+        rows = part[part.framework == framework].set_index(["size", "batch_size"])
+        out[framework] = [spread_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
+        if framework != REFERENCE:
+            out[f"{framework} / {REFERENCE}"] = [
+                _fmt(rows.loc[k].vs_reference, 3) + "x"
+                if k in rows.index and pd.notna(rows.loc[k].vs_reference)
+                else ""
+                for k in out.index
+            ]
+    return out.rename_axis([label, "B"]).reset_index()
+
+
+def totals_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Compile seconds and projected protocol totals beside the published numbers."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    label = SIZE_LABEL.get(task, "size")
+    refs = published(TABLE.get(task, ""))
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {label: size, "B": batch}
+        for r in group.itertuples():
+            record[f"{r.framework} compile s"] = _fmt(r.compile_s)
+            record[f"{r.framework} total s"] = _fmt(r.projected_total_s, 4)
+        ours = group[group.framework == REFERENCE].projected_total_s
+        for p in refs:
+            if (p.size, p.batch_size) == (size, batch) and p.total_s is not None:
+                record[f"{p.framework} (paper, {p.hardware}) s"] = f"{p.total_s:g} ± {p.total_sd:g}"
+                if len(ours) and pd.notna(ours.iloc[0]):
+                    record[f"{REFERENCE} / {p.framework} (paper)"] = _fmt(ours.iloc[0] / p.total_s) + "x"
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def micro_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Milliseconds per call, median [min-max], forward and forward+backward, per framework and n,
+    each framework's forward+backward factor against the reference, and the published anchors
+    (forward+backward, with their hardware) beside them."""
+    part = frame[frame.task == "micro"]
+    reference = part[(part.framework == REFERENCE) & (part.status == "ok")]
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {"n": size, "B": batch}
+        ref_step = reference[(reference["size"] == size) & (reference.batch_size == batch)].step_s_median
+        for framework in framework_order(part):
+            rows = group[group.framework == framework]
+            if rows.empty:
+                continue
+            r = rows.iloc[0]
+            record[f"{framework} forward ms"] = spread_cell(r, "forward_s", 1e3, _fmt_ms)
+            record[f"{framework} fwd+bwd ms"] = spread_cell(r, "step_s", 1e3, _fmt_ms)
+            if framework != REFERENCE and len(ref_step) and pd.notna(r.step_s_median):
+                record[f"{framework} / {REFERENCE}"] = _fmt(r.step_s_median / ref_step.iloc[0]) + "x"
+        for p in published("micro"):
+            if (p.size, p.batch_size) == (size, batch):
+                record[f"{p.framework} ({p.hardware}) fwd+bwd ms"] = f"{p.epoch_s * 1e3:g}"
+        records.append(record)
+    return blank_filled(records)
+
+
+def micro_details_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per framework and n: timed calls N, compile seconds and peak memory (MiB)."""
+    part = frame[(frame.task == "micro") & (frame.status == "ok")]
+    records = []
+    for (size, batch), group in part.groupby(["size", "batch_size"]):
+        record = {"n": size, "B": batch}
+        for framework in framework_order(group):
+            r = group[group.framework == framework].iloc[0]
+            record[f"{framework} calls"] = r.calls
+            record[f"{framework} compile s"] = _fmt(r.compile_s)
+            record[f"{framework} peak MiB"] = _fmt(_mib(r.peak_memory_bytes), 4)
+        records.append(record)
+    return blank_filled(records)
+
+
+def blank_filled(records: list[dict]) -> pd.DataFrame:
+    """Records as a table, a column missing from a record left blank (NaN would turn ints to floats)."""
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return pd.DataFrame([{c: r.get(c, "") for c in columns} for r in records], columns=columns)
+
+
+def benchmark_table(paths: list[Path]) -> pd.DataFrame:
+    """pytest-benchmark JSON files (``--benchmark-json``) as one table, in seconds."""
+    records = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SpikebenchError(f"cannot read pytest-benchmark JSON {path}: {error}") from None
+        for bench in document.get("benchmarks", []):
+            stats = bench["stats"]
+            records.append(
+                {
+                    "benchmark": bench["name"],
+                    "median_s": stats["median"],
+                    "iqr_s": stats["iqr"],
+                    "min_s": stats["min"],
+                    "max_s": stats["max"],
+                    "rounds": stats["rounds"],
+                    "machine": document.get("machine_info", {}).get("cpu", {}).get("brand_raw", ""),
+                    "commit": document.get("commit_info", {}).get("id", "")[:12],
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok row: seconds per epoch, compile seconds, peak memory (MiB) and its source."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    label = SIZE_LABEL.get(task, "size")
+    records = [
+        {
+            "framework": r["framework"],
+            label: r["size"],
+            "B": r["batch_size"],
+            "T": r["time_steps"],
+            "epoch s": spread_cell(r),
+            f"x {REFERENCE}": _fmt(r["vs_reference"], 3) + "x" if pd.notna(r["vs_reference"]) else "",
+            "compile s": _fmt(r["compile_s"]),
+            "peak MiB": _fmt(_mib(r["peak_memory_bytes"]), 4),
+            "memory source": r["peak_memory_source"],
+            "compiled as": r["compile_kind"],
+        }
+        for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
+    ]
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,96 @@
+"""``spikebench report`` and the run summary: what they print and write, from the one results frame."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from result_rows import shd_row
+
+from harness.report import write_report
+from harness.report.summary import format_summary
+from harness.report.tables import resources_table
+from harness.results import Row, frame, write_results
+
+COMMITTED = Path(__file__).parent.parent / "results" / "cpu-2core"
+
+
+def test_summary_ratio_and_loss_agreement():
+    rows = [
+        shd_row("spyx_core", 0.1, 3.0),
+        shd_row("snntorch", 1.0, 3.0003),
+        Row(framework="norse", task="shd", device="cpu", status="failed", reason="boom"),
+    ]
+    assert frame(rows).vs_reference.tolist()[:2] == pytest.approx([1.0, 10.0])
+    text = format_summary(rows)
+    assert "failed: boom" in text
+    assert "largest relative deviation from spyx_core 1.00e-04" in text
+
+
+def test_report_ingests_pytest_benchmark_json(tmp_path):
+    rows = [Row(framework="spyx_core", task="shd", device="cpu", hidden=8, batch_size=4,
+                epoch_s_median=0.1, epoch_s_min=0.09, epoch_s_max=0.2, compile_s=1.0)]  # fmt: skip
+    write_results(tmp_path, rows, {})
+    bench = tmp_path / "bench.json"
+    bench.write_text(
+        '{"benchmarks": [{"name": "test_training_step[spyx_core]", "stats": {"median": 0.01,'
+        ' "iqr": 0.001, "min": 0.009, "max": 0.02, "rounds": 10}}]}'
+    )
+    text = write_report(tmp_path, benchmarks=[bench]).read_text()
+    assert "test_training_step[spyx_core]" in text
+
+
+def test_report_lists_every_rows_time_compile_and_memory(tmp_path):
+    common = {"task": "shd", "device": "cpu", "hidden": 128, "batch_size": 64, "time_steps": 256}
+    rows = [
+        Row(framework="spyx_core", epoch_s_median=0.5, epoch_s_min=0.4, epoch_s_max=0.6,
+            compile_s=1.2, peak_memory_bytes=58 * 2**20, peak_memory_source="xla plan",
+            compile_kind="jax (impl=fused)", **common),
+        Row(framework="spyx_core@scan", epoch_s_median=1.0, epoch_s_min=1.0, epoch_s_max=1.1,
+            compile_s=9.5, peak_memory_bytes=74 * 2**20, peak_memory_source="xla plan",
+            compile_kind="jax (impl=scan)", **common),
+    ]  # fmt: skip
+    write_results(tmp_path, rows, {})
+    text = write_report(tmp_path).read_text()
+    section = text.split("### table1: every row's time, compile and peak memory")[1]
+    lines = [line for line in section.splitlines() if line.startswith("| spyx_core")]
+    assert len(lines) == 2
+    fused, scan = (line.split("|")[1:-1] for line in lines)
+    assert [c.strip() for c in fused] == [
+        "spyx_core", "128", "64", "256", "0.5 [0.4-0.6]", "1x", "1.2", "58", "xla plan",
+        "jax (impl=fused)",
+    ]  # fmt: skip
+    assert [c.strip() for c in scan][4:8] == ["1 [1-1.1]", "2x", "9.5", "74"]
+
+
+def test_summary_pairs_each_row_with_the_reference_of_its_own_configuration():
+    """Rows that differ only in the neuron compare against the reference with the same neuron."""
+    rows = [shd_row("spyx_core", 0.1, 3.0), shd_row("spyx_core", 0.2, 3.0, neuron="ALIF")]
+    rows += [shd_row("snntorch", 1.0, 3.0), shd_row("snntorch", 1.0, 3.0, neuron="ALIF")]
+    lines = format_summary(rows).splitlines()
+    factors = [re.search(r"\[-\]\s+(\S+)", line).group(1) for line in lines[1:5]]  # after the spread
+    assert factors == ["1", "1", "10", "5"]
+
+
+def test_report_pairs_each_row_with_the_reference_of_its_own_configuration():
+    """Rows that differ only in T get the factor against the reference with the same T."""
+    rows = [shd_row("spyx_core", 0.1, 3.0, epoch_s_min=0.1, epoch_s_max=0.1)]
+    rows += [shd_row("spyx_core", 0.2, 3.0, time_steps=32, epoch_s_min=0.2, epoch_s_max=0.2)]
+    rows += [shd_row("snntorch", 1.0, 3.0, time_steps=32, epoch_s_min=1.0, epoch_s_max=1.0)]
+    table = resources_table(frame(rows), "shd")
+    assert table[["framework", "T", "x spyx_core"]].values.tolist() == [
+        ["spyx_core", 16, "1x"], ["spyx_core", 32, "1x"], ["snntorch", 32, "5x"],
+    ]  # fmt: skip
+
+
+def test_report_of_a_committed_schema_1_folder_is_unchanged(tmp_path):
+    """An old results folder is upgraded on reading; its tables come out as committed."""
+    folder = tmp_path / "shd"
+    shutil.copytree(COMMITTED / "shd-h128-b64-t64", folder)
+    committed = (folder / "report.md").read_text().splitlines()
+    epochs = (folder / "table1-epochs.csv").read_text()
+    text = write_report(folder).read_text().splitlines()
+    assert text[1:] == committed[1:]  # line 0 names the folder
+    assert (folder / "table1-epochs.csv").read_text() == epochs
