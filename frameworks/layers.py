@@ -52,6 +52,9 @@ class Layer:
     is not itself a layer.
     """
 
+    spiking: ClassVar[bool] = False
+    """Whether the layer emits spikes (every neuron layer but the LI readout)."""
+
     def __init_subclass__(cls, *, abstract: bool = False, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if abstract:
@@ -84,11 +87,8 @@ class StatelessLayer(Layer, abstract=True):
 
 
 class NeuronLayer(Layer, abstract=True):
-    """A layer of neurons of shape ``size`` that carries state over time.
-
-    ``spiking``: whether it emits spikes (a hidden layer may be any spiking neuron; the LI readout
-    is not spiking).
-    """
+    """A layer of neurons of shape ``size`` that carries state over time; spiking unless it says
+    otherwise (a hidden layer may be any spiking neuron; the LI readout is not spiking)."""
 
     spiking: ClassVar[bool] = True
     size: int | Shape

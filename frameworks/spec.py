@@ -112,7 +112,7 @@ class ModelSpec:
         last = self.layers[-1]
         if isinstance(last, LI) and len(neuron_shape(last)) == 1:
             classes = neuron_shape(last)[0]
-        elif isinstance(last, NeuronLayer) and last.spiking:
+        elif last.spiking:
             classes = None  # a spiking output layer: its spike trains are the network's output
         else:
             raise ValueError(
@@ -238,7 +238,7 @@ def micro_spec(n: int, *, time_steps: int = 500, **overrides) -> ModelSpec:
 
     One canonical LIF layer (per-neuron beta, detached delayed reset, the spec's surrogate) whose
     spike trains ``[T, B, n]`` are the network's output, so ``n_classes`` is None. ONM times its
-    forward pass and the backward pass of ``output.sum()`` (notes/benchmarking.md §1).
+    forward pass and the backward pass of ``output.sum()`` (README, "Reproducing the paper's tables").
     """
     layers = (Linear(n_in=n, n_out=n), LIF(size=n))
     return ModelSpec(task="micro", layers=layers, time_steps=time_steps, **overrides)

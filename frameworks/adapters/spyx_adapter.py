@@ -6,7 +6,7 @@ time by ``hk.dynamic_unroll`` as Spyx's examples do. Loss (the same function as
 ``spyx.fn.integral_crossentropy``), Adam and the compiled epoch are spyx_core's
 (``spyx_core.make_trainer``), so only the network differs from ``spyx_core@scan``.
 
-Spyx 0.1.x's LIF is not the canonical one (notes/paper.md §3)::
+Spyx 0.1.x's LIF (``spyx/nn.py``) is not the canonical one::
 
     s[t] = H(v[t-1] - theta)            (canonical: H(v[t] - theta))
     v[t] = beta v[t-1] + I[t] - theta s[t]
@@ -21,7 +21,7 @@ out of training, merging it into the parameters on every call.
 
 ``import spyx`` runs ``spyx/loaders.py``, which imports tonic and torchvision inside
 ``except ImportError``; torchvision 0.28 beside the CPU torch 2.13 raises ``RuntimeError`` instead
-(notes/install.md G2b). The adapter imports Spyx with those two modules hidden (when not already
+(``docs/install.md``). The adapter imports Spyx with those two modules hidden (when not already
 imported), so the loaders see them as absent; the loaders are never used here.
 """
 
@@ -93,6 +93,18 @@ def activation(spec: ModelSpec) -> Callable:
     return _SURROGATES[spec.surrogate](spec.surrogate_slope)
 
 
+_LAYERS: dict[type, Callable[..., Callable[[], Callable]]] = {
+    Linear: lambda layer, name, spec, spike: functools.partial(
+        hk.Linear, layer.n_out, with_bias=False, name=name
+    ),
+    LIF: lambda layer, name, spec, spike: functools.partial(
+        spyx.nn.LIF, (layer.size,), threshold=spec.theta, activation=spike, name=name
+    ),
+    LI: lambda layer, name, spec, spike: functools.partial(spyx.nn.LI, (layer.size,), name=name),
+}
+"""Layer class -> ``factory(layer, name, spec, spike)`` of the constructor of its Spyx module."""
+
+
 def _factories(spec: ModelSpec) -> list[Callable[[], Callable]]:
     """Constructors of the spec's Haiku modules, named ``layer_<i>`` as spyx_core names them.
 
@@ -102,20 +114,11 @@ def _factories(spec: ModelSpec) -> list[Callable[[], Callable]]:
         Unsupported: a layer or surrogate Spyx cannot express.
     """
     spike = activation(spec)
-    out: list[Callable[[], Callable]] = []
-    for i, layer in enumerate(spec.layers):
-        name = layer_name(i)
-        if isinstance(layer, Linear):
-            out.append(functools.partial(hk.Linear, layer.n_out, with_bias=False, name=name))
-        elif isinstance(layer, LIF):
-            lif = functools.partial(spyx.nn.LIF, threshold=spec.theta, activation=spike, name=name)
-            out.append(functools.partial(lif, (layer.size,)))
-        elif isinstance(layer, LI):
-            out.append(functools.partial(spyx.nn.LI, (layer.size,), name=name))
-        else:
-            kind = type(layer).__name__
-            raise Unsupported(f"the spyx adapter maps Linear, LIF and LI only, not {kind}")
-    return out
+    for layer in spec.layers:
+        if type(layer) not in _LAYERS:
+            known = ", ".join(t.__name__ for t in _LAYERS)
+            raise Unsupported(f"the spyx adapter maps {known} only, not {type(layer).__name__}")
+    return [_LAYERS[type(x)](x, layer_name(i), spec, spike) for i, x in enumerate(spec.layers)]
 
 
 def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int) -> Callable:

@@ -11,7 +11,7 @@ import numpy as np
 
 from frameworks.nir import Imported, Trace
 from frameworks.nir.bridge import graph_from_spec, network_from_spec
-from frameworks.spec import IF, LIF, ModelSpec
+from frameworks.spec import ModelSpec
 from spyx_core import nir as snir
 
 NOTE = "exact beta and subtractive delayed reset read from node metadata"
@@ -37,7 +37,7 @@ class SpyxCoreNIR:
 
     def native(self, spec: ModelSpec, weights: dict[str, np.ndarray], spikes: np.ndarray) -> Trace:
         """spyx_core's own run of the spec (its Haiku cores, parameters never through NIR)."""
-        spiking = [i for i, layer in enumerate(spec.layers) if isinstance(layer, LIF | IF)]
+        spiking = [i for i, layer in enumerate(spec.layers) if layer.spiking]
         return _trace(network_from_spec(spec, weights), spiking, spikes)
 
     def imports(self, graph: nir.NIRGraph, spikes: np.ndarray) -> list[Imported]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run on a connected machine, in the repository root: gathers, as wheels in .whl/, everything an
-# offline CUDA node lacks to run spikebench (see ../shared/notes/install.md section 4: such a node
+# offline CUDA node lacks to run spikebench (docs/install.md, "Offline CUDA nodes": such a node
 # has Python 3.12, jax+CUDA, torch+CUDA, numpy, optax, pandas, matplotlib, pytest, tqdm).
 # Usage: scripts/gpu/prepare_wheels.sh [PYTHON_VERSION]   (default 3.12)
 set -euo pipefail
