@@ -65,7 +65,6 @@ class Cell:
         return cls(**data)
 
     def label(self) -> str:
-        return (
-            f"{self.framework} {self.task} H={self.hidden} B={self.batch_size} "
-            f"T={self.time_steps} on {self.device}"
-        )
+        size = f"m={self.width}" if self.task == "nmnist" else f"H={self.hidden}"
+        shape = f"{size} B={self.batch_size} T={self.time_steps}"
+        return f"{self.framework} {self.task} {shape} on {self.device}"

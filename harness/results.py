@@ -112,8 +112,7 @@ class Row:
     wall_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        _one_of("status", self.status, STATUSES)
 
     @classmethod
     def for_cell(cls, cell: Cell, **fields: Any) -> Row:
@@ -280,3 +279,8 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     except SpikebenchError as error:
         raise SpikebenchError(f"{path}: {error}") from None
     return rows, document.get("environment", {})
+
+
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
