@@ -6,18 +6,15 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 import spyx_core
 from frameworks.adapter import DEVICES, Adapter, SpikeData, Unsupported
 from frameworks.conformance.equivalence import EquivalenceReport, compare, relative_error
+from frameworks.conformance.tasks import Task
 from frameworks.order import epoch_order
 from frameworks.spec import LAYER_TYPES, LIF, ModelSpec, init_weights, trained_names
-
-if TYPE_CHECKING:
-    from frameworks.conformance import Task
 
 STATUSES = ("pass", "fail", "measured", "unsupported")
 FIRST_LOSS_RTOL = 1e-4
