@@ -12,13 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import haiku as hk
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 
 import frameworks
-from frameworks import jax_base, torch_base
+import spyx_core
+from frameworks import conformance, jax_base, torch_base
 from frameworks.conformance.equivalence import compare
+from frameworks.jax_base import JaxAdapter
 from frameworks.spec import (
     LAYER_TYPES,
     LI,
@@ -28,6 +32,7 @@ from frameworks.spec import (
     ModelSpec,
     StatelessLayer,
     init_weights,
+    is_decay,
 )
 
 
@@ -117,3 +122,55 @@ def test_an_unregistered_layer_is_unsupported_naming_it(spec, weights, batch):
     for name in ("spyx_core", "torch_plain"):
         with pytest.raises(frameworks.Unsupported, match="MeanPool2d"):
             frameworks.load(name).readout(spec, weights, batch[0])
+
+
+# --- a new JAX framework is one hook ---------------------------------------------------------------
+
+
+class HandWrittenJax(JaxAdapter):
+    """The canonical LIF network written in plain JAX (``lax.scan``, no Haiku modules): a JAX
+    adapter implements ``name``, ``packages`` and ``network``, the base does the rest."""
+
+    name = "hand_written_jax"
+    packages = ("jax", "jaxlib", "optax")
+
+    def network(self, spec, weights):
+        spike = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
+        fixed = {k: jnp.asarray(v) for k, v in weights.items() if not spec.train_beta and is_decay(k)}
+
+        def leaky(beta, current, spiking):
+            def step(carry, x):
+                v, s = carry
+                v = beta * v + x - spec.theta * jax.lax.stop_gradient(s) if spiking else beta * v + x
+                s = spike(v - spec.theta) if spiking else v
+                return (v, s), s
+
+            zeros = jnp.zeros_like(current[0])
+            beta = jnp.broadcast_to(beta, zeros.shape)  # [size] -> [B, size]: strict rank promotion
+            return jax.lax.scan(step, (zeros, zeros), current)[1]
+
+        def apply(params, x):
+            for i, layer in enumerate(spec.layers):
+                p = params.get(f"layer_{i}", {})
+                if isinstance(layer, Linear):
+                    x = x @ p["w"]
+                    continue
+                if type(layer) not in (LIF, LI):
+                    raise frameworks.Unsupported(f"hand_written_jax has no {type(layer).__name__}")
+                beta = jnp.clip(p["beta"] if "beta" in p else fixed[f"{i}.beta"], 0, 1)
+                x = leaky(beta, x, spiking=layer.spiking)
+            return x
+
+        for layer in spec.layers:  # what it cannot express, before any tracing
+            if not isinstance(layer, Linear | LIF | LI):
+                raise frameworks.Unsupported(f"hand_written_jax has no {type(layer).__name__}")
+        return apply
+
+
+def test_a_jax_adapter_of_one_hook_passes_the_conformance_suite():
+    report = conformance.run(HandWrittenJax())
+    assert report.ok, f"\n{report}"
+    assert report.exact
+    statuses = {check.name: check.status for check in report.checks}
+    assert statuses["forward+gradients shd"] == "pass"
+    assert statuses["first-step loss shd"] == "pass"
