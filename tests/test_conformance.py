@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
+from drifted import with_lif
 
 import frameworks
 from frameworks import conformance
 from frameworks.adapter import Unsupported
 from frameworks.adapters.torch_plain_adapter import PlainLIF, TorchPlainAdapter
 from frameworks.conformance.equivalence import compare, relative_error
-from frameworks.spec import LIF
-from frameworks.torch_base import lif_builder
 from harness.cell import Cell
 from harness.cli import main as cli
 from harness.worker import run_cell
@@ -62,29 +60,22 @@ def test_registered_adapter_conforms(name):
 
 
 class AttachedResetLIF(PlainLIF):
-    """The reset term carries gradient: the same forward pass, other gradients."""
+    """Claims the canonical model, but its reset term carries gradient: the same forward pass,
+    other gradients."""
 
     def integrate(self, v, x, s, beta):
         return beta * v + x - self.theta * s
 
 
 class NoResetLIF(PlainLIF):
+    """Claims the canonical model, but its neurons never reset."""
+
     def integrate(self, v, x, s, beta):
         return beta * v + x
 
 
-class AttachedResetAdapter(TorchPlainAdapter):
-    """Claims the canonical model, but its reset is not detached."""
-
-    name = "wrong-attached-reset"
-    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(AttachedResetLIF)}
-
-
-class NoResetAdapter(TorchPlainAdapter):
-    """Claims the canonical model, but its neurons never reset."""
-
-    name = "wrong-no-reset"
-    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(NoResetLIF)}
+AttachedResetAdapter = with_lif(TorchPlainAdapter, AttachedResetLIF, "wrong-attached-reset")
+NoResetAdapter = with_lif(TorchPlainAdapter, NoResetLIF, "wrong-no-reset")
 
 
 class CrashingAdapter(TorchPlainAdapter):
@@ -168,9 +159,7 @@ class BetaThetaResetLIF(PlainLIF):
         return beta * (v - self.theta * s.detach()) + x
 
 
-class BetaThetaAdapter(TorchPlainAdapter):
-    name = "beta-theta-reset"
-    neurons: ClassVar[dict] = {**TorchPlainAdapter.neurons, LIF: lif_builder(BetaThetaResetLIF)}
+BetaThetaAdapter = with_lif(TorchPlainAdapter, BetaThetaResetLIF, "beta-theta-reset")
 
 
 def test_spikingjelly_deviation_is_its_immediate_reset():

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
+from drifted import with_lif
 
 import frameworks
 import spyx_core
@@ -29,7 +29,7 @@ from frameworks.conformance.equivalence import (
     relative_error,
 )
 from frameworks.spec import LIF, Linear, ModelSpec, init_weights, shd_spec
-from frameworks.torch_base import lif_builder, spike_function
+from frameworks.torch_base import spike_function
 
 NAMES = frameworks.available(exact_only=True)
 """Every importable adapter that claims the canonical model (torch_compile, whose compiles take
@@ -143,14 +143,8 @@ class AttachedResetLIF(NorseLIF):
     reset = staticmethod(lambda z, v, theta, beta: v - z * theta / beta.clamp_min(EPS))
 
 
-class NoResetAdapter(NorseAdapter):
-    name = "norse-no-reset"
-    neurons: ClassVar[dict] = {**NorseAdapter.neurons, LIF: lif_builder(NoResetLIF)}
-
-
-class AttachedResetAdapter(NorseAdapter):
-    name = "norse-attached-reset"
-    neurons: ClassVar[dict] = {**NorseAdapter.neurons, LIF: lif_builder(AttachedResetLIF)}
+NoResetAdapter = with_lif(NorseAdapter, NoResetLIF, "norse-no-reset")
+AttachedResetAdapter = with_lif(NorseAdapter, AttachedResetLIF, "norse-attached-reset")
 
 
 class SteepSurrogateAdapter(SnnTorchAdapter):
@@ -330,22 +324,19 @@ def test_untrained_betas_stay_in_session_weights(name):
 # --- devices ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["norse", "snntorch"])
-def test_torch_adapters_do_not_run_on_tpu(name):
+@pytest.mark.parametrize(
+    ("name", "device", "message"),
+    [
+        *((n, "tpu", "TPU") for n in ("norse", "snntorch")),
+        *((n, "abacus", "unknown device 'abacus'") for n in NAMES),
+    ],
+)
+def test_a_device_the_framework_lacks_is_unsupported(name, device, message):
     adapter = frameworks.load(name)
-    with pytest.raises(Unsupported, match="TPU"):
-        adapter.device_name("tpu")
-    with pytest.raises(Unsupported, match="TPU"):
-        _session(adapter, "tpu")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_unknown_device_is_unsupported(name):
-    adapter = frameworks.load(name)
-    with pytest.raises(Unsupported, match="unknown device 'abacus'"):
-        adapter.device_name("abacus")
-    with pytest.raises(Unsupported, match="unknown device"):
-        _session(adapter, "abacus")
+    with pytest.raises(Unsupported, match=message):
+        adapter.device_name(device)
+    with pytest.raises(Unsupported, match=message):
+        _session(adapter, device)
 
 
 def _session(adapter, device: str):
