@@ -14,9 +14,11 @@ A network ends with the LI readout (a classifier: ``n_classes`` is its size) or 
 layer whose spike trains are the output (the micro-benchmark, ``micro_spec``: ``n_classes`` None).
 
 Every decay (``beta``, CuBaLIF's ``alpha``, ALIF's ``gamma``) is per neuron, clipped to ``[0, 1]`` on
-every use, trainable in the paper configuration. No biases. Loss: softmax cross-entropy of the
-logits against one-hot labels smoothed by ``label_smoothing``, batch mean. Optimiser: Adam
-(``b1=0.9, b2=0.999, eps=1e-8``).
+every use, trainable in the paper configuration. The clip's derivative is 1 on the closed interval
+``[0, 1]``, boundaries included, and 0 outside (``torch.clamp``'s convention,
+``spyx_core.clip_decay``): a decay seeded or trained onto 0 or 1 gets its whole gradient in every
+framework. No biases. Loss: softmax cross-entropy of the logits against one-hot labels smoothed by
+``label_smoothing``, batch mean. Optimiser: Adam (``b1=0.9, b2=0.999, eps=1e-8``).
 
 Layer lists are time-distributed: ``Linear`` acts on every time step; a neuron layer carries state.
 Layers and their shapes are in ``frameworks.layers``. Parameters are named

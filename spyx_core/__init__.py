@@ -28,6 +28,7 @@ from spyx_core._neurons import ALIFState as ALIFState
 from spyx_core._neurons import CuBaLIF as CuBaLIF
 from spyx_core._neurons import CuBaLIFState as CuBaLIFState
 from spyx_core._neurons import alif_step as alif_step
+from spyx_core._neurons import clip_decay as clip_decay
 from spyx_core._neurons import cuba_lif_step as cuba_lif_step
 from spyx_core._neurons import if_step as if_step
 from spyx_core._neurons import li_step as li_step
@@ -95,6 +96,7 @@ __all__ = [
     "augment_key",
     "boxcar",
     "chain_augments",
+    "clip_decay",
     "conv2d",
     "cuba_lif_step",
     "fast_sigmoid",

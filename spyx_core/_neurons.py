@@ -25,7 +25,8 @@ All neurons are discrete-time with unit step. With input current ``x[t]``, membr
   adaptation term keeps the previous spike's surrogate gradient (it is part of the dynamics to learn).
 * Recurrent RLIF and RIF: ``spyx_core/_recurrent.py``.
 
-Every decay (``alpha``, ``beta``, ``gamma``) is clipped to ``[0, 1]`` on every call. ``s[t-1]`` is
+Every decay (``alpha``, ``beta``, ``gamma``) is clipped to ``[0, 1]`` on every call (``clip_decay``:
+its gradient is 1 on the closed interval, boundaries included, and 0 outside). ``s[t-1]`` is
 never stored: it is recomputed from the previous state. A single-variable state is the membrane
 ``[B, *size]``; a two-variable one is a NamedTuple of such arrays. Every state starts at zero.
 """
@@ -47,10 +48,30 @@ SpikeFn = Callable[[jax.Array], jax.Array]
 BetaInit = float | np.ndarray | None
 
 
+@jax.custom_jvp
+def clip_decay(decay: jax.Array) -> jax.Array:
+    """``clip(decay, 0, 1)`` whose derivative is 1 on ``[0, 1]`` (boundaries included), 0 outside.
+
+    The canonical model states the boundary gradient (``frameworks.spec``): ``jnp.clip`` splits it
+    (0.5 at exactly 0 or 1), ``torch.clamp`` passes it whole (1), and a decay seeded or trained onto
+    a boundary (beta = 0 after clipping, beta = 1 for a perfect integrator) must get the same
+    gradient in every framework.
+    """
+    return jnp.clip(decay, 0.0, 1.0)
+
+
+@clip_decay.defjvp
+def _clip_decay_jvp(primals, tangents):
+    (decay,), (tangent,) = primals, tangents
+    inside = (decay >= 0.0) & (decay <= 1.0)
+    return clip_decay(decay), jnp.where(inside, tangent, jnp.zeros_like(tangent))
+
+
 def _decay(beta: jax.Array, v: jax.Array) -> jax.Array:
-    """``beta`` clipped to ``[0, 1]`` and broadcast to ``v``'s shape explicitly, so that a per-neuron
-    ``beta`` ``[*size]`` meets ``v`` ``[B, *size]`` even under ``jax_numpy_rank_promotion="raise"``."""
-    return jnp.broadcast_to(jnp.clip(beta, 0.0, 1.0), v.shape)
+    """``beta`` clipped to ``[0, 1]`` (``clip_decay``) and broadcast to ``v``'s shape explicitly, so
+    that a per-neuron ``beta`` ``[*size]`` meets ``v`` ``[B, *size]`` even under
+    ``jax_numpy_rank_promotion="raise"``."""
+    return jnp.broadcast_to(clip_decay(beta), v.shape)
 
 
 def lif_step(
@@ -174,7 +195,7 @@ class _Membrane:
 
     def membrane(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
         """``(v [T, B, *size], v[T-1])`` for ``x [T, B, *size]`` from ``v``; spikes: ``fire``."""
-        decay = jnp.clip(self._current_decay(), 0.0, 1.0)
+        decay = clip_decay(self._current_decay())
         theta = self.theta if self.spiking else None  # no reset in the LI readout
         return membrane_sequence(x, v, beta=decay, theta=theta, unroll=unroll)
 

@@ -18,7 +18,7 @@ from drifted import with_lif
 import frameworks
 import spyx_core
 from frameworks.adapter import SpikeData, Unsupported
-from frameworks.adapters.norse_adapter import EPS, NorseAdapter, NorseLIF
+from frameworks.adapters.norse_adapter import NorseAdapter, NorseLIF
 from frameworks.adapters.snntorch_adapter import SnnTorchAdapter
 from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
 from frameworks.conformance.equivalence import (
@@ -134,13 +134,17 @@ def test_adapters_agree_on_variants(spec, batch, candidate, overrides):
 
 
 class NoResetLIF(NorseLIF):
-    reset = staticmethod(lambda z, v, theta, beta: v)
+    """Never resets."""
+
+    def reset(self, z):
+        return torch.zeros_like(z)
 
 
 class AttachedResetLIF(NorseLIF):
     """Same forward pass; the gradient also flows through the reset."""
 
-    reset = staticmethod(lambda z, v, theta, beta: v - z * theta / beta.clamp_min(EPS))
+    def reset(self, z):
+        return self.theta * z
 
 
 NoResetAdapter = with_lif(NorseAdapter, NoResetLIF, "norse-no-reset")

@@ -330,3 +330,14 @@ def test_training_lowers_the_loss():
     assert metrics.loss.shape == (8,)
     assert float(after) < 0.8 * float(before)
     assert float(accuracy) > 0.5  # chance is 0.25
+
+
+def test_clip_decay_passes_the_whole_gradient_on_the_closed_interval():
+    """The canonical boundary gradient of clip(decay, 0, 1): 1 at 0 and 1 (torch.clamp's), 0 outside;
+    jnp.clip alone would give 0.5 at the boundaries."""
+    decays = jnp.array([-0.05, 0.0, 1e-7, 0.5, 1.0, 1.3])
+    grads = jax.grad(lambda d: spyx_core.clip_decay(d).sum())(decays)
+    np.testing.assert_array_equal(np.asarray(grads), [0, 1, 1, 1, 1, 0])
+    expected = np.array([0, 0, 1e-7, 0.5, 1, 1], np.float32)
+    np.testing.assert_array_equal(np.asarray(spyx_core.clip_decay(decays)), expected)
+    assert float(jax.grad(lambda d: jnp.clip(d, 0.0, 1.0))(1.0)) == 0.5  # why it exists

@@ -11,7 +11,9 @@ it for every registered adapter. The checks:
 - ``failure reporting``: what an adapter cannot do raises ``Unsupported`` naming it (an unknown
   device, a neuron it does not implement, beta training it cannot do), never another error.
 - ``forward+gradients <task>``: ``equivalence.compare`` against the reference on the
-  task's tiny network and batch (readout, loss, every gradient).
+  task's tiny network and batch (readout, loss, every gradient), at the task's weights, at decays
+  on and past the boundaries of ``[0, 1]`` (``tasks.BOUNDARY_DECAYS``) and at the weights the
+  adapter's own session reached after training.
 - ``first-step loss <task>``: a training session's first loss against the reference's loss on the
   same first batch (same weights, the shared sample order).
 - ``session <task>``: the session trains (finite losses, every trained weight moves), reports its
@@ -171,7 +173,15 @@ def run(
     per_task: list[Check] = []
     for task in chosen:
         name = f"forward+gradients {task.name}"
-        per_task.append(guarded(name, lambda t=task: equivalence(adapter, reference, t)))
+        per_task.append(guarded(name, lambda t=task: equivalence(adapter, reference, t, t.weights())))
+        per_task.append(
+            guarded(
+                f"{name} at boundary decays",
+                lambda t=task: equivalence(
+                    adapter, reference, t, t.boundary_weights(), "boundary decays"
+                ),
+            )
+        )
         per_task.extend(session_checks(adapter, reference, task, device))
     if all(c.status == "unsupported" for c in per_task):
         per_task.append(Check("tasks", "fail", "the adapter runs none of the tasks"))

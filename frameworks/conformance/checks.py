@@ -164,9 +164,12 @@ def with_neuron(spec: ModelSpec, neuron: str) -> ModelSpec:
     return dataclasses.replace(spec, layers=layers)
 
 
-def equivalence(adapter: Adapter, reference: Adapter, task: Task) -> Check:
-    name = f"forward+gradients {task.name}"
-    report = compare(reference, adapter, task.spec, task.weights(), *task.batch(task.batch_size))
+def equivalence(
+    adapter: Adapter, reference: Adapter, task: Task, weights: dict[str, np.ndarray], at: str = ""
+) -> Check:
+    """``compare`` against the reference at ``weights`` (``at`` names them in the check's name)."""
+    name = f"forward+gradients {task.name}{f' at {at}' if at else ''}"
+    report = compare(reference, adapter, task.spec, weights, *task.batch(task.batch_size))
     error = max(c.error for c in report.comparisons)
     if adapter.exact:
         return Check(name, "pass" if report.ok else "fail", _describe(report, failures=True), error)
@@ -225,6 +228,10 @@ def session_checks(adapter: Adapter, reference: Adapter, task: Task, device: str
     return [
         _first_loss(adapter, loss_name, float(trained.losses[0]), expected),
         _session(session_name, task, trained),
+        guarded(
+            f"forward+gradients {task.name} at trained weights",
+            lambda: equivalence(adapter, reference, task, trained.final, "trained weights"),
+        ),
     ]
 
 

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from frameworks.conformance.equivalence import equivalence_batch
-from frameworks.spec import ModelSpec, init_weights, shd_spec
+from frameworks.spec import ModelSpec, init_weights, is_decay, shd_spec
+
+BOUNDARY_DECAYS = (0.0, 1e-7, 1.0, -0.05, 1.3)
+"""Decay values on and past the boundaries of ``[0, 1]``, where frameworks' clips, rescalings and
+divisions differ first; ``Task.boundary_weights`` cycles them over each layer's neurons."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,13 @@ class Task:
         """``init_weights`` scaled by ``gains``."""
         weights = init_weights(self.spec, seed=seed)
         return {k: (v * self.gains.get(k, 1.0)).astype(np.float32) for k, v in weights.items()}
+
+    def boundary_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """``weights`` with every decay (beta, alpha, gamma) set to ``BOUNDARY_DECAYS`` in turn,
+        neuron by neuron."""
+        weights = self.weights(seed)
+        values = np.asarray(BOUNDARY_DECAYS, np.float32)
+        return {k: np.resize(values, v.shape) if is_decay(k) else v for k, v in weights.items()}
 
     def batch(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random samples: spikes float32 ``[n, T, ...]``, labels int64 ``[n]``."""

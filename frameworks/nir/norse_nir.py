@@ -43,7 +43,7 @@ from norse.torch.module.leaky_integrator_box import LIBoxCell, LIBoxParameters
 from norse.torch.module.lif_box import LIFBoxCell, LIFBoxParameters
 
 from frameworks.adapter import Unsupported
-from frameworks.adapters.norse_adapter import EPS, NorseAdapter, detached_reset
+from frameworks.adapters.norse_adapter import EPS, NorseAdapter, leak_of
 from frameworks.nir._normalise import for_norse
 from frameworks.nir._torch import TorchNIR, quiet
 from frameworks.spec import LI, LIF, Linear, ModelSpec
@@ -60,6 +60,13 @@ EXPORT_UNSUPPORTED = {
 """Canonical layer -> why Norse's exporter cannot write it (``export`` raises ``Unsupported``)."""
 
 
+def detached_reset(z: torch.Tensor, v: torch.Tensor, theta: float, beta: torch.Tensor):
+    """Immediate reset by ``theta / beta`` (spike detached): after the next decay by ``beta`` this is
+    the canonical delayed reset, for ``beta`` above ``EPS`` (stock Norse cells reset right after
+    the spike, so an imported graph can only be made canonical this way)."""
+    return v - z.detach() * theta / beta.clamp_min(EPS)
+
+
 def canonical_reset(beta: torch.Tensor) -> Callable:
     """A Norse ``reset_method`` computing the canonical delayed reset for decay ``beta``."""
 
@@ -71,7 +78,7 @@ def canonical_reset(beta: torch.Tensor) -> Callable:
 
 def _leak(weights: dict[str, np.ndarray], index: int) -> torch.Tensor:
     beta = torch.from_numpy(np.clip(weights[f"{index}.beta"], 0, 1).astype(np.float32))
-    return (1 - beta).clamp_min(EPS)
+    return leak_of(beta)
 
 
 def _export_module(spec: ModelSpec, weights: dict[str, np.ndarray], dt: float) -> torch.nn.Module:
