@@ -94,3 +94,13 @@ def test_report_of_a_committed_schema_1_folder_is_unchanged(tmp_path):
     text = write_report(folder).read_text().splitlines()
     assert text[1:] == committed[1:]  # line 0 names the folder
     assert (folder / "table1-epochs.csv").read_text() == epochs
+
+
+def test_every_plotted_series_has_its_own_colour_and_hatch():
+    """The Table 1 plot's measured and published bars: no colour or hatch used twice."""
+    from harness.report.plots import MEASURED_STYLE, PUBLISHED_STYLE
+
+    styles = [*MEASURED_STYLE, *PUBLISHED_STYLE]
+    assert len({colour for colour, _ in styles}) == len(styles)
+    assert len({hatch for _, hatch in styles}) == len(styles)
+    assert len(PUBLISHED_STYLE) >= 5  # the paper's and the H100 anchors' five sources of Table 1
