@@ -232,12 +232,19 @@ class _Session:
         self._epoch = None
 
     def _key(self, epoch: int) -> jax.Array:
-        return jax.device_put(jnp.uint32(epoch_key(self.seed, epoch)), self.device)
+        # A host scalar: jnp.uint32 would compile a conversion on the first epoch (tests/test_gates.py).
+        return jax.device_put(np.uint32(epoch_key(self.seed, epoch)), self.device)
 
     def compile(self) -> None:
         with jax.default_matmul_precision(self.precision):
             lowered = self._jitted.lower(self.state, self.data, self._key(0))
             self._epoch = lowered.compile()
+
+    def compiled(self) -> jax.stages.Compiled:
+        """The compiled epoch program (for its XLA cost and memory analyses; harness/gates.py)."""
+        if self._epoch is None:
+            self.compile()
+        return self._epoch
 
     def train_epoch(self, epoch: int):
         if self._epoch is None:

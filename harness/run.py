@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,8 +27,10 @@ def default_out(task: str, device: str) -> Path:
     return RESULTS_ROOT / f"{stamp}-{task}-{device}"
 
 
-def _worker_env(device: str) -> dict[str, str]:
-    env = dict(os.environ)
+def _worker_env(device: str, checkout: Path | None, base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    if checkout is not None:  # the checkout's harness, frameworks and spyx_core, not this one's
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # measure what is used, not a 75% pool
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if device == "cpu":
@@ -49,8 +51,18 @@ def _exit_reason(code: int, stderr: str) -> str:
     return f"worker exited with {code}: {lines[-1] if lines else 'no message'}"[:500]
 
 
-def run_isolated(cell: Cell, *, timeout: float) -> Row:
+def run_isolated(
+    cell: Cell,
+    *,
+    timeout: float,
+    checkout: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Row:
     """Runs ``cell`` in a fresh Python process; a crash, kill or time-out becomes a failed row.
+
+    ``checkout``: run another source tree's worker (``spikebench compare --interleave``), in that
+    folder with it first on ``PYTHONPATH``. ``environ``: the environment to start from (default
+    this process's).
 
     Raises:
         SpikebenchError: the worker rejected the cell's input (exit status 2), e.g. missing data.
@@ -61,7 +73,12 @@ def run_isolated(cell: Cell, *, timeout: float) -> Row:
         command = [sys.executable, "-m", "harness.worker", str(cell_path), str(row_path)]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout, env=_worker_env(cell.device)
+                command,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=checkout,
+                env=_worker_env(cell.device, checkout, os.environ if environ is None else environ),
             )
         except subprocess.TimeoutExpired:
             return _failed(cell, f"timed out after {timeout:g} s")

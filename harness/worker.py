@@ -8,6 +8,7 @@ framework becomes the row's ``reason``; the row is written in every case except 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -43,6 +44,10 @@ MICRO_MIN_CALLS = 3
 MICRO_BUDGET_S = 60.0
 """Seconds of timed forward+backward calls a micro cell aims for: slower calls lower N, never below
 ``MICRO_MIN_CALLS`` (on 2 CPU cores at n=4096 a call takes ~5 s in spyx_core, ~23 s in snnTorch)."""
+TEST_SLOWDOWN_ENV = "SPIKEBENCH_TEST_SLOWDOWN"
+"""TEST ONLY, never for real measurements: ``FRAMEWORK:SECONDS`` makes every training step of that
+framework's cells SECONDS slower (one sleep of steps x SECONDS inside each timed epoch), so that a
+``spikebench compare`` run can show it finds a slow-down (docs/regression.md). Read here alone."""
 
 
 def load_data(cell: Cell, split: str = "train") -> SpikeData:
@@ -78,14 +83,41 @@ def model_spec(cell: Cell, data: SpikeData) -> ModelSpec:
     raise SpikebenchError(f"unknown task {cell.task!r}; available: shd, nmnist")
 
 
-def measure(session: Session, row: Row, epochs: int) -> None:
-    """Compile apart, then ``epochs`` epochs; the first is the warm-up, the rest are timed."""
+def injected_slowdown_s(framework: str) -> float:
+    """Seconds per training step that ``TEST_SLOWDOWN_ENV`` adds to ``framework`` (0 when unset).
+
+    Raises:
+        SpikebenchError: a value that is not ``FRAMEWORK:SECONDS``.
+    """
+    value = os.environ.get(TEST_SLOWDOWN_ENV, "")
+    name, _, seconds = value.rpartition(":")
+    if not value:
+        return 0.0
+    try:
+        delay = float(seconds)
+    except ValueError:
+        delay = -1.0
+    if not name or delay < 0:
+        raise SpikebenchError(f"{TEST_SLOWDOWN_ENV} must be FRAMEWORK:SECONDS, got {value!r}")
+    return delay if name == framework else 0.0
+
+
+def _slowed_epoch(session: Session, epoch: int, delay_s: float):
+    time.sleep(delay_s)
+    return session.train_epoch(epoch)
+
+
+def measure(session: Session, row: Row, epochs: int, *, delay_s: float = 0.0) -> None:
+    """Compile apart, then ``epochs`` epochs; the first is the warm-up, the rest are timed.
+
+    ``delay_s``: test-only seconds slept inside each timed epoch (``TEST_SLOWDOWN_ENV``).
+    """
     if session.compile_kind:
         _, row.compile_s = timed(session.compile, session.synchronize)
     row.compile_kind = session.compile_kind or "none (eager; first-step overhead is in epoch 0)"
     seconds = []
     for epoch in range(epochs):
-        handle, elapsed = timed(lambda e=epoch: session.train_epoch(e), session.synchronize)
+        handle, elapsed = timed(lambda e=epoch: _slowed_epoch(session, e, delay_s), session.synchronize)
         result = session.fetch(handle)
         seconds.append(elapsed)
         if epoch == 0:
@@ -191,7 +223,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
         batch_size=cell.batch_size,
         seed=cell.seed,
     )
-    measure(session, row, cell.epochs)
+    measure(session, row, cell.epochs, delay_s=injected_slowdown_s(cell.framework) * row.steps_per_epoch)
     project(row, cell)
     if cell.evaluate:
         _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))

@@ -94,3 +94,39 @@ def test_report_of_a_committed_schema_1_folder_is_unchanged(tmp_path):
     text = write_report(folder).read_text().splitlines()
     assert text[1:] == committed[1:]  # line 0 names the folder
     assert (folder / "table1-epochs.csv").read_text() == epochs
+
+
+def test_every_plotted_series_has_its_own_colour_and_hatch():
+    """The Table 1 plot's measured and published bars: no colour or hatch used twice."""
+    from harness.report.plots import MEASURED_STYLE, PUBLISHED_STYLE
+
+    styles = [*MEASURED_STYLE, *PUBLISHED_STYLE]
+    assert len({colour for colour, _ in styles}) == len(styles)
+    assert len({hatch for _, hatch in styles}) == len(styles)
+    assert len(PUBLISHED_STYLE) >= 5  # the paper's and the H100 anchors' five sources of Table 1
+
+
+def test_report_of_several_folders_draws_each_cells_time_against_commit(tmp_path, capsys):
+    from harness.cli import main
+
+    folders = []
+    for index, (commit, seconds) in enumerate(
+        [("aaaa1111", 0.1), ("bbbb2222", 0.2), ("cccc3333", 0.15)]
+    ):
+        rows = [shd_row(name, seconds * factor, 3.0, epoch_s_min=seconds * factor * 0.9,
+                        epoch_s_max=seconds * factor * 1.2, git_commit=commit)
+                for name, factor in (("spyx_core", 1), ("snntorch", 10))]  # fmt: skip
+        write_results(tmp_path / f"run{index}", rows, {})
+        folders.append(str(tmp_path / f"run{index}"))
+    assert main(["report", *folders, "--out", str(tmp_path / "history")]) == 0
+    text = (tmp_path / "history" / "history.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| cell"))
+    assert [c.strip() for c in header.split("|")[2:-1]] == [
+        "1. aaaa1111 (run0)", "2. bbbb2222 (run1)", "3. cccc3333 (run2)",
+    ]  # fmt: skip
+    line = next(line for line in text.splitlines() if line.startswith("| spyx_core"))
+    assert [c.strip() for c in line.split("|")[2:-1]] == [
+        "0.1 [0.09-0.12]", "0.2 [0.18-0.24]", "0.15 [0.135-0.18]",
+    ]  # fmt: skip
+    assert (tmp_path / "history" / "history.png").stat().st_size > 0
+    assert "history.png" in capsys.readouterr().out

@@ -3,12 +3,22 @@
 Adding a subcommand is one module here plus one entry in ``COMMANDS``.
 """
 
-from harness.commands import check_adapter, frameworks, nir, report, reproduce, run, train
+from harness.commands import (
+    check_adapter,
+    compare,
+    frameworks,
+    nir,
+    report,
+    reproduce,
+    run,
+    train,
+)
 
 COMMANDS = {
     "run": run,
     "reproduce": reproduce,
     "report": report,
+    "compare": compare,
     "frameworks": frameworks,
     "check-adapter": check_adapter,
     "train": train,

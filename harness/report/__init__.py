@@ -39,7 +39,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     lines = [f"# spikebench report: {folder}", "", _environment_lines(environment), ""]
     for task in sorted(frame.task.unique()) if not frame.empty else []:
         if task == "micro":
-            lines += _micro_section(frame, out)
+            lines += _micro_section(frame, out, machine(environment))
             continue
         name = TABLE.get(task, task)
         lines += [f"## {name} ({task}): seconds per epoch, median [min-max]", ""]
@@ -59,7 +59,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
         if not resources.empty:
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
             lines += [resources.to_markdown(index=False), ""]
-        lines += [f"![{name}]({plot_epochs(frame, task, out).name})", ""]
+        lines += [f"![{name}]({plot_epochs(frame, task, out, machine(environment)).name})", ""]
     if benchmarks:
         lines += [
             "## pytest-benchmark",
@@ -70,6 +70,13 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     lines += [_NOTES]
     (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
+
+
+def machine(environment: dict) -> str:
+    """The machine a run measured on, for plot titles: CPU model and cores, and its GPUs."""
+    cpu = f"{environment.get('cpu') or 'unknown CPU'} ({environment.get('cpu_count', '?')} cores)"
+    gpus = "; ".join(environment.get("gpus", []))
+    return f"{cpu}, {gpus}" if gpus else cpu
 
 
 def _environment_lines(environment: dict) -> str:
@@ -89,7 +96,7 @@ from the measured sample count to the full training set. Published numbers come 
 much as software."""
 
 
-def _micro_section(frame: pd.DataFrame, out: Path) -> list[str]:
+def _micro_section(frame: pd.DataFrame, out: Path, where: str) -> list[str]:
     """The micro-benchmark's tables, memory sources and plot, as report lines."""
     from harness.report.plots import plot_micro  # matplotlib only when reporting
 
@@ -118,7 +125,7 @@ def _micro_section(frame: pd.DataFrame, out: Path) -> list[str]:
             + "; ".join(f"{name}: {source}" for name, source in sources.items()),
             "",
         ]
-    return [*lines, f"![micro]({plot_micro(frame, out).name})", ""]
+    return [*lines, f"![micro]({plot_micro(frame, out, where).name})", ""]
 
 
 _MICRO_PROTOCOL = (

@@ -15,16 +15,32 @@ from matplotlib.ticker import NullLocator
 from harness.report.published import published
 from harness.report.tables import SIZE_LABEL, TABLE, framework_order
 
+MEASURED_STYLE = (("tab:blue", ""), ("tab:orange", ".."), ("tab:green", "--"), ("tab:red", "||"),
+                  ("tab:purple", "++"), ("tab:brown", "-."), ("tab:olive", "|o"))  # fmt: skip
+PUBLISHED_STYLE = (("#c6dbef", "//"), ("#fdd0a2", "\\\\"), ("#c7e9c0", "xx"), ("#dadaeb", "oo"),
+                   ("#fcbba1", "**"), ("#d9d9d9", "OO"), ("#f2f0a1", "/o"))  # fmt: skip
+"""(colour, hatch) of each series in turn: measured bars solid colours, published ones pale and
+hatched, no colour or hatch used twice in one figure (up to seven series of each)."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
-def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
-    """Grouped bars of seconds per epoch (log axis, min-max error bars), published values hatched."""
+
+def _styles(names: list[str], palette: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, str]]:
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def plot_epochs(frame: pd.DataFrame, task: str, out: Path, where: str = "") -> Path:
+    """Grouped bars of seconds per epoch (log axis, min-max error bars), published values hatched.
+
+    Every series has its own colour and hatch; ``where`` (the machine) goes into the title.
+    """
     part = frame[(frame.task == task) & (frame.status == "ok")]
     configs = sorted(set(zip(part["size"], part.batch_size, strict=True)))
     names = framework_order(part)
     refs = [p for p in published(TABLE.get(task, "")) if p.epoch_s and (p.size, p.batch_size) in configs]
     ref_names = sorted({p.framework + f" ({p.hardware})" for p in refs})
+    measured, pale = _styles(names, MEASURED_STYLE), _styles(ref_names, PUBLISHED_STYLE)
     width = 0.8 / max(1, len(names) + len(ref_names))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(configs)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7, 1.7 * len(configs)) + 3.5, 5))
     x = np.arange(len(configs))
     for i, name in enumerate(names):
         rows = part[part.framework == name].set_index(["size", "batch_size"])
@@ -40,20 +56,33 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
             rows.epoch_s_max.get(c, np.nan) * scale.get(c, 1.0) - m
             for c, m in zip(configs, median, strict=True)
         ]
-        ax.bar(x + i * width, median, width, yerr=[low, high], capsize=2, label=name)
+        colour, hatch = measured[name]
+        ax.bar(x + i * width, median, width, yerr=[low, high], capsize=2, label=f"{name} (this run)",
+               color=colour, hatch=hatch, edgecolor="black", linewidth=0.5)  # fmt: skip
     for j, ref in enumerate(ref_names):
         values = {
             (p.size, p.batch_size): p.epoch_s for p in refs if p.framework + f" ({p.hardware})" == ref
         }
         heights = [values.get(c, np.nan) for c in configs]
-        ax.bar(x + (len(names) + j) * width, heights, width, hatch="//", fill=False, label=ref)
+        colour, hatch = pale[ref]
+        ax.bar(x + (len(names) + j) * width, heights, width, color=colour, hatch=hatch,
+               edgecolor="black", linewidth=0.5, label=f"{ref}, published")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xticks(x + width * (len(names) + len(ref_names) - 1) / 2)
-    ax.set_xticklabels([f"{SIZE_LABEL.get(task, 'size')}={s} B={b}" for s, b in configs])
-    ax.set_ylabel("seconds per full epoch (log; projected where sampled)")
-    devices = ", ".join(sorted(part.device_name.unique()))
-    ax.set_title(f"{task}: training epoch time on {devices}", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    label = SIZE_LABEL.get(task, "size")
+    ax.set_xticklabels([f"{label}={s}\nB={b}" for s, b in configs])
+    ax.set_xlabel(
+        f"configuration ({label}: {'hidden neurons' if label == 'H' else 'width'}, B: batch size)"
+    )
+    ax.set_ylabel("seconds per full epoch (log scale; projected where sampled)")
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d)) or "unknown device"
+    data = ", ".join(sorted(part.data.unique()))
+    ax.set_title(
+        f"{TABLE.get(task, task)} ({task}): training epoch time, this run on {where or devices} "
+        f"({data} data)\nbeside published numbers on the hardware named in their legend entries",
+        fontsize=10,
+    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), handleheight=1.6)
     fig.tight_layout()
     path = out / f"{TABLE.get(task, task)}.png"
     fig.savefig(path, dpi=120)
@@ -61,13 +90,25 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path) -> Path:
     return path
 
 
-def plot_micro(frame: pd.DataFrame, out: Path) -> Path:
+def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
     """Micro-benchmark scaling against n (log-log): forward+backward time per call (min-max error
-    bars; the published anchors dashed, labelled with their hardware) and peak memory."""
+    bars; the published anchors dashed, labelled with their hardware) and peak memory.
+
+    Every series has its own colour and marker, the same in both panels; ``where`` (the machine)
+    goes into the title."""
     part = frame[(frame.task == "micro") & (frame.status == "ok")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for name, rows in part.groupby("framework"):
-        rows = rows.sort_values("size")
+    anchors: dict[str, list] = {}
+    for p in published("micro"):
+        anchors.setdefault(f"{p.framework} ({p.hardware}), published", []).append(
+            (p.size, p.epoch_s * 1e3)
+        )
+    names = framework_order(part)
+    colours = plt.get_cmap("tab10").colors
+    style = {n: (colours[i % 10], MARKERS[i % len(MARKERS)]) for i, n in enumerate([*names, *anchors])}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    for name in names:
+        rows = part[part.framework == name].sort_values("size")
+        colour, marker = style[name]
         left.errorbar(
             rows["size"],
             rows.step_s_median * 1e3,
@@ -75,31 +116,35 @@ def plot_micro(frame: pd.DataFrame, out: Path) -> Path:
                 (rows.step_s_median - rows.step_s_min) * 1e3,
                 (rows.step_s_max - rows.step_s_median) * 1e3,
             ],
-            marker="o",
+            marker=marker,
+            color=colour,
             capsize=2,
-            label=name,
+            label=f"{name} (this run)",
         )
-        right.plot(rows["size"], rows.peak_memory_bytes / 2**20, marker="o", label=name)
-    anchors: dict[str, list] = {}
-    for p in published("micro"):
-        anchors.setdefault(f"{p.framework} ({p.hardware})", []).append((p.size, p.epoch_s * 1e3))
+        memory = rows.peak_memory_bytes / 2**20
+        right.plot(rows["size"], memory, marker=marker, color=colour, label=f"{name} (this run)")
     for label, points in anchors.items():
         sizes, ms = zip(*sorted(points), strict=True)
-        left.plot(sizes, ms, linestyle="--", marker="x", alpha=0.6, label=label)
-    devices = ", ".join(sorted(d for d in part.device_name.unique() if d))
-    left.set_title(f"forward+backward per call on {devices or 'unknown device'}", fontsize=9)
-    right.set_title("peak memory (sources differ: see the report)", fontsize=9)
+        colour, marker = style[label]
+        left.plot(sizes, ms, linestyle="--", marker=marker, color=colour, label=label)
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d)) or "unknown device"
+    fig.suptitle(f"micro-benchmark Linear(n, n) + LIF, B=16, T=500: this run on {where or devices}",
+                 fontsize=10)  # fmt: skip
+    left.set_title("forward+backward per call (published anchors dashed)", fontsize=9)
+    right.set_title("peak memory of this run (sources differ: see the report)", fontsize=9)
     sizes = sorted({*part["size"], *(p.size for p in published("micro"))})
-    for axis, label in ((left, "forward+backward ms"), (right, "peak memory MiB")):
+    for axis, label in ((left, "milliseconds per forward+backward call"), (right, "peak memory (MiB)")):
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.xaxis.set_minor_locator(NullLocator())  # the grid's sizes label n, not minor ticks
         axis.set_xticks(sizes, labels=[str(size) for size in sizes])
-        axis.set_xlabel("n")
+        axis.set_xlabel("n (neurons per layer, log scale)")
         axis.set_ylabel(label)
-        axis.legend(fontsize=7)
+    # Below the axes, so that no legend hides a line.
+    left.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=2)
+    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15))
     fig.tight_layout()
     path = out / "micro.png"
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
