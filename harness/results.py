@@ -28,7 +28,9 @@ from harness.errors import SpikebenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = 2
+SCHEMA = 3
+READABLE = (1, 2, 3)
+"""The schemas ``read_results`` reads (older ones through ``upgrade``)."""
 """The version of the row layout written here; 1 is read through ``upgrade``."""
 STATUSES = ("ok", "failed", "skipped")
 REFERENCE = "spyx_core"
@@ -103,6 +105,8 @@ class Row:
     projected_total_s: float | None = None
     loss_first_step: float | None = None
     loss_per_epoch: list[float] = field(default_factory=list)
+    loss_steps: list[float] = field(default_factory=list)
+    """The loss of every training step, all epochs (the warm-up first), before its update."""
     accuracy_per_epoch: list[float] = field(default_factory=list)
     test_accuracy: float | None = None
     peak_memory_bytes: int | None = None
@@ -161,15 +165,23 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     split into name and slope; ``evaluate`` is whether a test accuracy was measured;
     ``reference_samples`` is ``full_steps_per_epoch * batch_size`` (which gives back the same
     projection); the neuron is "LIF" and the learning rate the task's default spec's (the only
-    ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown).
+    ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown). Schema 2 did
+    not keep the per-step losses: ``loss_steps`` is empty (no trajectory to compare).
 
     Raises:
-        SpikebenchError: ``schema`` is neither ``SCHEMA`` nor 1.
+        SpikebenchError: ``schema`` is not one of ``READABLE``.
     """
     if schema == SCHEMA:
         return row
+    if schema == 2:
+        return {**row, "loss_steps": []}  # schema 2 kept no per-step losses
     if schema != 1:
         raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
+    row = _from_schema_1(row)
+    return upgrade(row, 2)
+
+
+def _from_schema_1(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     match = _SURROGATE.fullmatch(row.get("surrogate") or "")
     row["surrogate"] = match["name"] if match else None
@@ -270,9 +282,10 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
         raise SpikebenchError(
             f"{path} has schema {schema}, newer than this spikebench reads ({SCHEMA}): update spikebench"
         )
-    if schema not in (1, SCHEMA):
+    if schema not in READABLE:
         raise SpikebenchError(
-            f"{path} has schema {schema!r}; this spikebench reads schemas 1 and {SCHEMA}"
+            f"{path} has schema {schema!r}; this spikebench reads schemas "
+            + ", ".join(map(str, READABLE))
         )
     try:
         rows = [Row.from_dict(upgrade(r, schema)) for r in document["rows"]]

@@ -123,6 +123,7 @@ def measure(session: Session, row: Row, epochs: int, *, delay_s: float = 0.0) ->
         if epoch == 0:
             row.loss_first_step = float(result.losses[0])
         row.loss_per_epoch.append(float(np.mean(result.losses)))
+        row.loss_steps.extend(float(loss) for loss in result.losses)
         row.accuracy_per_epoch.append(result.accuracy)
     row.epoch_s_all = seconds
     row.first_epoch_s = seconds[0]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
 from harness import cli
-from harness.results import read_results
+from harness.results import SCHEMA, read_results
 
 
 def test_cli_rejects_unknown_framework_in_one_line(capsys):
@@ -104,9 +105,9 @@ def test_missing_real_data_is_one_line(tmp_path, capsys):
 
 
 def test_a_newer_results_file_is_refused_in_one_line(tmp_path, capsys):
-    (tmp_path / "results.json").write_text('{"schema": 3, "rows": []}')
+    (tmp_path / "results.json").write_text(json.dumps({"schema": SCHEMA + 1, "rows": []}))
     assert cli.main(["report", str(tmp_path)]) == 2
-    assert "newer than this spikebench reads (2): update spikebench" in _one_line_error(capsys)
+    assert f"newer than this spikebench reads ({SCHEMA}): update spikebench" in _one_line_error(capsys)
 
 
 @pytest.mark.parametrize("command", ["run", "reproduce table1"])

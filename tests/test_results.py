@@ -34,7 +34,7 @@ def test_results_round_trip(tmp_path):
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert header == Row.fields()
     document = json.loads((tmp_path / "results.json").read_text())
-    assert document["schema"] == SCHEMA == 2
+    assert document["schema"] == SCHEMA == 3
     assert list(document["rows"][0]) == Row.fields()
 
 
@@ -62,7 +62,7 @@ def test_read_results_rejects_bad_files(tmp_path):
     with pytest.raises(SpikebenchError, match="schema 99"):
         read_results(tmp_path)
     (tmp_path / "results.json").write_text(json.dumps({"schema": 0, "rows": []}))
-    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1 and 2"):
+    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1, 2, 3"):
         read_results(tmp_path)
 
 
@@ -103,6 +103,7 @@ def test_a_row_holds_the_whole_cell_first_in_cell_order():
 def _schema1_row(**fields) -> dict:
     """A row as schema 1 wrote it: no neuron, slope, learning rate, data_dir, evaluate, reference."""
     new = {"neuron", "surrogate_slope", "learning_rate", "data_dir", "evaluate", "reference_samples"}
+    new |= {"loss_steps"}  # schema 3
     row = Row(framework="snntorch", task="shd", device="cpu").as_dict()
     return {k: v for k, v in row.items() if k not in new} | {"n_samples": 0} | fields
 
@@ -125,6 +126,14 @@ def test_schema_1_rows_are_upgraded_from_what_they_say(tmp_path):
     assert upgrade(shd.as_dict(), SCHEMA) == shd.as_dict()
     with pytest.raises(SpikebenchError, match="no upgrade from schema 7"):
         upgrade(old[0], 7)
+
+
+def test_schema_2_rows_load_without_a_loss_trace(tmp_path):
+    row = Row(framework="snntorch", task="shd", device="cpu", loss_per_epoch=[2.9]).as_dict()
+    del row["loss_steps"]
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 2, "environment": {}, "rows": [row]}))
+    (loaded,) = read_results(tmp_path)[0]
+    assert loaded.loss_steps == [] and loaded.loss_per_epoch == [2.9]
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])

@@ -21,8 +21,8 @@ from harness.report.tables import (
     resources_table,
     totals_table,
 )
+from harness.results import REFERENCE, read_results
 from harness.results import frame as results_frame
-from harness.results import read_results
 
 __all__ = ["write_report"]
 
@@ -60,6 +60,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
             lines += [resources.to_markdown(index=False), ""]
         lines += [f"![{name}]({plot_epochs(frame, task, out, machine(environment)).name})", ""]
+        lines += _trajectory_section([r for r in rows if r.task == task], out, machine(environment))
     if benchmarks:
         lines += [
             "## pytest-benchmark",
@@ -70,6 +71,47 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     lines += [_NOTES]
     (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
+
+
+def _trajectory_section(rows: list, out: Path, where: str) -> list[str]:
+    """Each row's loss trace against the reference's (``harness.report.trajectory``), as lines."""
+    from harness.report.trajectory import RTOL, trajectories
+
+    if not any(r.framework == REFERENCE and r.loss_steps for r in rows):
+        return []
+    table = trajectories(rows)
+    if table.empty:
+        return []
+    shown = table[["framework", "exact", "verdict", "steps", "first_step", "deviation", "max_deviation"]]
+    task = rows[0].task
+    shown.to_csv(out / f"trajectory-{task}.csv", index=False)
+    return [
+        f"### {task}: loss trajectories against {REFERENCE} (relative tolerance {RTOL:g})",
+        "",
+        "A drift grows from rounding level step by step; a departure jumps (or starts at step 0).",
+        "",
+        shown.to_markdown(index=False),
+        "",
+        *_trajectory_plots(table, out, task, where),
+    ]
+
+
+def _trajectory_plots(table: pd.DataFrame, out: Path, task: str, where: str) -> list[str]:
+    """One plot per configuration (the first ``MAX_TRAJECTORY_PLOTS``), as report lines."""
+    from harness.report.plots import plot_trajectories
+
+    keys = table.reference_row.map(lambda r: r.config_key())
+    lines = []
+    for index, key in enumerate(list(dict.fromkeys(keys))[:MAX_TRAJECTORY_PLOTS]):
+        path = out / f"trajectory-{task}-{index}.png"
+        part = table[keys == key]
+        part.attrs = table.attrs
+        lines += [f"![trajectory]({plot_trajectories(part, REFERENCE, path, where).name})", ""]
+    return lines
+
+
+MAX_TRAJECTORY_PLOTS = 6
+"""A grid of many configurations gets the trajectory plots of its first few."""
 
 
 def machine(environment: dict) -> str:

@@ -148,3 +148,30 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_trajectories(table: pd.DataFrame, reference: str, path: Path, where: str = "") -> Path:
+    """The loss traces of one configuration's compared rows beside the reference's (top) and
+    their relative deviation per step on a log axis (bottom); ``table`` is ``trajectories``'."""
+    figure, (losses, deviations) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    ref = table.iloc[0].reference_row
+    losses.plot(ref.loss_steps, color="black", linewidth=2.5, label=f"{reference} (reference)")
+    for (_, line), colour in zip(table.iterrows(), plt.cm.tab10.colors, strict=False):
+        label = f"{line.framework}: {line.verdict}" + ("" if line.exact else " (inexact)")
+        losses.plot(line.row.loss_steps, color=colour, linestyle="--", label=label)
+        deviations.semilogy(np.maximum(line.reference_deviation, 1e-12), color=colour, label=label)
+        if pd.notna(line.first_step):
+            deviations.axvline(line.first_step, color=colour, linestyle=":", linewidth=1)
+    deviations.axhline(table.attrs.get("rtol", 1e-4), color="grey", linestyle="-.", label="tolerance")
+    losses.set_ylabel("training loss per step")
+    deviations.set_ylabel("|loss - reference| / |reference|")
+    deviations.set_xlabel("training step (all epochs, warm-up first)")
+    losses.legend(fontsize=8)
+    deviations.legend(fontsize=8)
+    size = f"m={ref.width}" if ref.task == "nmnist" else f"H={ref.hidden}"
+    what = f"{ref.task} {size} B={ref.batch_size} T={ref.time_steps}, {ref.data} data"
+    losses.set_title(f"Loss trajectories against {reference}: {what}" + (f"\n{where}" if where else ""))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

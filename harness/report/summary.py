@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
 
@@ -58,4 +59,6 @@ def format_summary(rows: list[Row]) -> str:
             f"\nloss_first_step: largest relative deviation from {REFERENCE} "
             f"{deviations.max():.2e} (same weights, same first batch)"
         )
+    if any(r.loss_steps for r in rows):
+        text += "\n" + format_trajectories(rows)
     return text
