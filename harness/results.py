@@ -28,9 +28,10 @@ from harness.errors import SpikebenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = 2
-"""The version of the row layout written here; 1 is read through ``upgrade``."""
-STATUSES = ("ok", "failed", "skipped")
+SCHEMA = 3
+"""The version of the row layout written here; 1 and 2 are read through ``upgrade``."""
+STATUSES = ("ok", "failed", "skipped", "interrupted")
+"""``interrupted``: the run was stopped while the cell ran; a resumed run recomputes it."""
 REFERENCE = "spyx_core"
 """The framework every other is compared with (ratios, loss agreement, the tables' first column)."""
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Cell))
@@ -72,7 +73,7 @@ class Row:
     reference_samples: int | None = None
     # The outcome.
     cell_key: str = ""  # Cell.key(): what a resumed run matches on
-    status: str = "ok"  # ok | failed | skipped
+    status: str = "ok"  # ok | failed | skipped | interrupted
     reason: str = ""  # why a cell failed or was skipped
     semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
     device_name: str = ""
@@ -110,6 +111,11 @@ class Row:
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
     wall_s: float | None = None
+    # Where the cell ran (schema 3): the worker's host, its job (a Slurm or submitit job id, or
+    # "local-<pid>"), and the CUDA_VISIBLE_DEVICES it was confined to ("" when not confined).
+    host: str = ""
+    job_id: str = ""
+    device_index: str = ""
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)
@@ -163,13 +169,21 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     projection); the neuron is "LIF" and the learning rate the task's default spec's (the only
     ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown).
 
+    Schema 2 did not record where a cell ran: ``host``, ``job_id`` and ``device_index`` are "".
+
     Raises:
-        SpikebenchError: ``schema`` is neither ``SCHEMA`` nor 1.
+        SpikebenchError: ``schema`` is not 1, 2 or ``SCHEMA``.
     """
     if schema == SCHEMA:
         return row
+    if schema == 2:
+        return {"host": "", "job_id": "", "device_index": ""} | row
     if schema != 1:
         raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
+    return upgrade(_from_schema_1(row), 2)
+
+
+def _from_schema_1(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     match = _SURROGATE.fullmatch(row.get("surrogate") or "")
     row["surrogate"] = match["name"] if match else None
@@ -252,7 +266,7 @@ def write_results(folder: Path, rows: list[Row], environment: dict[str, Any]) ->
 def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     """Reads a results folder written by ``write_results``.
 
-    Rows of schema 1 are upgraded (``upgrade``).
+    Rows of schemas 1 and 2 are upgraded (``upgrade``).
 
     Raises:
         SpikebenchError: no results there, unreadable JSON, a schema other than 1 and ``SCHEMA``
@@ -270,9 +284,9 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
         raise SpikebenchError(
             f"{path} has schema {schema}, newer than this spikebench reads ({SCHEMA}): update spikebench"
         )
-    if schema not in (1, SCHEMA):
+    if schema not in (1, 2, SCHEMA):
         raise SpikebenchError(
-            f"{path} has schema {schema!r}; this spikebench reads schemas 1 and {SCHEMA}"
+            f"{path} has schema {schema!r}; this spikebench reads schemas 1 to {SCHEMA}"
         )
     try:
         rows = [Row.from_dict(upgrade(r, schema)) for r in document["rows"]]

@@ -34,7 +34,7 @@ def test_results_round_trip(tmp_path):
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert header == Row.fields()
     document = json.loads((tmp_path / "results.json").read_text())
-    assert document["schema"] == SCHEMA == 2
+    assert document["schema"] == SCHEMA == 3
     assert list(document["rows"][0]) == Row.fields()
 
 
@@ -62,7 +62,7 @@ def test_read_results_rejects_bad_files(tmp_path):
     with pytest.raises(SpikebenchError, match="schema 99"):
         read_results(tmp_path)
     (tmp_path / "results.json").write_text(json.dumps({"schema": 0, "rows": []}))
-    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1 and 2"):
+    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1 to 3"):
         read_results(tmp_path)
 
 
@@ -125,6 +125,15 @@ def test_schema_1_rows_are_upgraded_from_what_they_say(tmp_path):
     assert upgrade(shd.as_dict(), SCHEMA) == shd.as_dict()
     with pytest.raises(SpikebenchError, match="no upgrade from schema 7"):
         upgrade(old[0], 7)
+
+
+def test_schema_2_rows_load_with_where_they_ran_unknown(tmp_path):
+    placement = ("host", "job_id", "device_index")
+    old = {k: v for k, v in Row(framework="norse", task="shd", device="cpu").as_dict().items()
+           if k not in placement}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 2, "rows": [old]}))
+    (row,) = read_results(tmp_path)[0]
+    assert (row.framework, row.host, row.job_id, row.device_index) == ("norse", "", "", "")
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])
