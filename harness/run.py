@@ -194,6 +194,6 @@ def run_cells(
         claim = claims.claimed(device, executor.slots(), out) if executor.runs_here else nullcontext([])
         with claim as others:
             for other in others:
-                tqdm.write(claims.warning(other))
+                tqdm.write(claims.warning(other), file=sys.stderr)
             _run_queue(todo, executor, results, timeout, max_parallel)
         return [results.rows[cell.key()] for cell in cells]

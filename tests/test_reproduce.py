@@ -6,6 +6,7 @@ import os
 
 import pytest
 from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
+from stub_executors import Answered
 
 from harness.cell import Cell
 from harness.devices import Slot
@@ -36,21 +37,6 @@ class Recording:
         if self.row_for is None:
             return WorkerProcess(cell, slot, timeout=timeout)
         return Answered(self.row_for(cell))
-
-
-class Answered:
-    """A cell that ended at once with ``row`` (a ``PendingCell``)."""
-
-    job_id = ""
-
-    def __init__(self, row):
-        self.row = row
-
-    def poll(self):
-        return self.row
-
-    def cancel(self):
-        pass
 
 
 @pytest.fixture

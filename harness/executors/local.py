@@ -67,12 +67,15 @@ class WorkerProcess:
         self._row_path, self._stderr_path = tmp / "row.json", tmp / "stderr.txt"
         (tmp / "cell.json").write_text(json.dumps(cell.as_dict()))
         command = [sys.executable, "-m", "harness.worker", str(tmp / "cell.json"), str(self._row_path)]
+        env = worker_env(cell.device, slot) | (env or {})
+        # what the worker records itself (harness.worker), for the rows made here
+        self.device_index = env.get("CUDA_VISIBLE_DEVICES", "") if cell.device == "gpu" else ""
         with self._stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(
                 command,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                env=worker_env(cell.device, slot) | (env or {}),
+                env=env,
                 start_new_session=True,  # its own process group, ended as one
             )
         self.job_id = f"local-{self.process.pid}"
@@ -103,7 +106,7 @@ class WorkerProcess:
 
     def _finish(self, row: Row) -> Row:
         self._folder.cleanup()
-        return stamped(row, job_id=self.job_id, device_index=self.slot.device_index)
+        return stamped(row, job_id=self.job_id, device_index=self.device_index)
 
     def _end(self) -> None:
         """SIGTERM to the worker's group, SIGKILL after ``STOP_GRACE_S``; returns when it exited."""
