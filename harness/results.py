@@ -29,10 +29,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SCHEMA = 3
+"""The version of the row layout written here; 1 and 2 are read through ``upgrade``."""
 READABLE = (1, 2, 3)
 """The schemas ``read_results`` reads (older ones through ``upgrade``)."""
-"""The version of the row layout written here; 1 is read through ``upgrade``."""
-STATUSES = ("ok", "failed", "skipped")
+STATUSES = ("ok", "failed", "skipped", "interrupted")
+"""``interrupted``: the run was stopped while the cell ran; a resumed run recomputes it."""
 REFERENCE = "spyx_core"
 """The framework every other is compared with (ratios, loss agreement, the tables' first column)."""
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(Cell))
@@ -74,7 +75,7 @@ class Row:
     reference_samples: int | None = None
     # The outcome.
     cell_key: str = ""  # Cell.key(): what a resumed run matches on
-    status: str = "ok"  # ok | failed | skipped
+    status: str = "ok"  # ok | failed | skipped | interrupted
     reason: str = ""  # why a cell failed or was skipped
     semantics: str = ""  # how the adapter differs from the canonical model ("" when exact)
     device_name: str = ""
@@ -114,6 +115,11 @@ class Row:
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
     wall_s: float | None = None
+    # Where the cell ran (schema 3): the worker's host, its job (a Slurm or submitit job id, or
+    # "local-<pid>"), and the CUDA_VISIBLE_DEVICES it was confined to ("" when not confined).
+    host: str = ""
+    job_id: str = ""
+    device_index: str = ""
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)
@@ -168,17 +174,18 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown). Schema 2 did
     not keep the per-step losses: ``loss_steps`` is empty (no trajectory to compare).
 
+    Schema 2 did not record where a cell ran: ``host``, ``job_id`` and ``device_index`` are "".
+
     Raises:
         SpikebenchError: ``schema`` is not one of ``READABLE``.
     """
     if schema == SCHEMA:
         return row
     if schema == 2:
-        return {**row, "loss_steps": []}  # schema 2 kept no per-step losses
+        return {"host": "", "job_id": "", "device_index": ""} | row | {"loss_steps": []}
     if schema != 1:
         raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
-    row = _from_schema_1(row)
-    return upgrade(row, 2)
+    return upgrade(_from_schema_1(row), 2)
 
 
 def _from_schema_1(row: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +271,7 @@ def write_results(folder: Path, rows: list[Row], environment: dict[str, Any]) ->
 def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     """Reads a results folder written by ``write_results``.
 
-    Rows of schema 1 are upgraded (``upgrade``).
+    Rows of schemas 1 and 2 are upgraded (``upgrade``).
 
     Raises:
         SpikebenchError: no results there, unreadable JSON, a schema other than 1 and ``SCHEMA``

@@ -1,92 +1,44 @@
-"""Runs cells, each in its own worker process with a time limit, and saves rows as they finish."""
+"""The cell queue: runs cells through an executor, one per slot at a time, and saves rows as they end.
+
+The results folder is locked for the run (harness/lock.py); every save re-reads the folder's rows
+and merges this run's into them, each file replaced atomically, so no row another run wrote is
+ever dropped. SIGINT or SIGTERM ends the running cells' processes (or cancels their jobs) before
+the runner exits; those cells are saved as ``interrupted`` and a resumed run recomputes them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import signal
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
 
+from harness import claims
 from harness.cell import Cell
+from harness.devices import Slot
 from harness.errors import SpikebenchError
+from harness.executors import Executor, PendingCell
+from harness.executors.local import LocalExecutor, run_isolated
+from harness.lock import FolderLock
 from harness.results import Row, read_results, write_results
 
+__all__ = ["RESULTS_ROOT", "default_out", "run_cells", "run_isolated"]
+
 RESULTS_ROOT = Path("results")
+INTERRUPTED = "the run was interrupted while the cell ran; a resumed run recomputes it"
 
 
 def default_out(task: str, device: str) -> Path:
     """A new timestamped folder under ``results/``."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return RESULTS_ROOT / f"{stamp}-{task}-{device}"
-
-
-def _worker_env(device: str, checkout: Path | None, base: Mapping[str, str]) -> dict[str, str]:
-    env = dict(base)
-    if checkout is not None:  # the checkout's harness, frameworks and spyx_core, not this one's
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
-    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # measure what is used, not a 75% pool
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if device == "cpu":
-        env["JAX_PLATFORMS"] = "cpu"  # never initialise an accelerator for a CPU cell
-    return env
-
-
-def _failed(cell: Cell, reason: str) -> Row:
-    return Row.for_cell(cell, status="failed", reason=reason)
-
-
-def _exit_reason(code: int, stderr: str) -> str:
-    if code < 0:
-        name = signal.Signals(-code).name
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"worker killed by {name}{hint}"
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    return f"worker exited with {code}: {lines[-1] if lines else 'no message'}"[:500]
-
-
-def run_isolated(
-    cell: Cell,
-    *,
-    timeout: float,
-    checkout: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Row:
-    """Runs ``cell`` in a fresh Python process; a crash, kill or time-out becomes a failed row.
-
-    ``checkout``: run another source tree's worker (``spikebench compare --interleave``), in that
-    folder with it first on ``PYTHONPATH``. ``environ``: the environment to start from (default
-    this process's).
-
-    Raises:
-        SpikebenchError: the worker rejected the cell's input (exit status 2), e.g. missing data.
-    """
-    with tempfile.TemporaryDirectory(prefix="spikebench-") as tmp:
-        cell_path, row_path = Path(tmp, "cell.json"), Path(tmp, "row.json")
-        cell_path.write_text(json.dumps(cell.as_dict()))
-        command = [sys.executable, "-m", "harness.worker", str(cell_path), str(row_path)]
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                cwd=checkout,
-                env=_worker_env(cell.device, checkout, os.environ if environ is None else environ),
-            )
-        except subprocess.TimeoutExpired:
-            return _failed(cell, f"timed out after {timeout:g} s")
-        if row_path.exists():
-            return Row.from_dict(json.loads(row_path.read_text()))
-        if done.returncode == 2 and "spikebench:" in done.stderr:
-            raise SpikebenchError(done.stderr.strip().splitlines()[-1].removeprefix("spikebench: "))
-        return _failed(cell, _exit_reason(done.returncode, done.stderr))
 
 
 def _previous(out: Path, environment: dict) -> tuple[dict[str, Row], dict]:
@@ -98,6 +50,112 @@ def _previous(out: Path, environment: dict) -> tuple[dict[str, Row], dict]:
     return {row.cell_key: row for row in rows if row.cell_key}, {**first, "resumed": resumed}
 
 
+def _needs_running(row: Row | None, retry_failed: bool) -> bool:
+    return row is None or row.status == "interrupted" or (retry_failed and row.status == "failed")
+
+
+class _Results:
+    """The folder's rows: those found there and this run's, merged into the files on each save."""
+
+    def __init__(self, out: Path, environment: dict) -> None:
+        self.out = out
+        self.rows, self.environment = _previous(out, environment)
+        self.written: dict[str, Row] = {}
+
+    def record(self, cell: Cell, row: Row) -> None:
+        self.rows[cell.key()] = self.written[cell.key()] = row
+        merged = {}
+        if (self.out / "results.json").exists():  # rows another run saved since are kept
+            merged = {r.cell_key: r for r in read_results(self.out)[0] if r.cell_key}
+        merged = {**self.rows, **merged, **self.written}
+        self.rows = merged
+        write_results(self.out, list(merged.values()), self.environment)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as SIGINT does, so both end the workers the same way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """While running cells are ended: a second Ctrl-C must not leave one of them behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _detail(row: Row) -> str:
+    return f"{row.epoch_s_median:.3f} s/epoch" if row.epoch_s_median else row.reason
+
+
+def _run_queue(
+    todo: list[Cell], executor: Executor, results: _Results, timeout: float, max_parallel: int | None
+) -> None:
+    """Runs ``todo``, at most one cell per slot (and ``max_parallel``) at a time."""
+    slots = executor.slots()[:max_parallel] if max_parallel else executor.slots()
+    free: deque[Slot] = deque(slots)
+    waiting: deque[Cell] = deque(todo)
+    running: dict[Slot, tuple[Cell, PendingCell]] = {}
+    with tqdm(total=len(todo), unit="cell", file=sys.stderr, dynamic_ncols=True) as progress:
+        try:
+            while waiting or running:
+                while free and waiting:
+                    slot, cell = free.popleft(), waiting.popleft()
+                    running[slot] = (cell, executor.submit(cell, slot, timeout=timeout))
+                    progress.set_postfix_str(cell.label())
+                ended = False
+                for slot, (cell, pending) in list(running.items()):
+                    try:
+                        row = pending.poll()
+                    except SpikebenchError:
+                        del running[slot]  # its worker has exited; the others are ended below
+                        raise
+                    if row is None:
+                        continue
+                    del running[slot]
+                    free.append(slot)
+                    results.record(cell, row)
+                    progress.update()
+                    progress.write(f"{row.status:>7}  {cell.label()}  {_detail(row)}")
+                    ended = True
+                if not ended:
+                    time.sleep(executor.poll_s)
+        except BaseException:
+            with _signals_ignored():
+                _interrupt(running, results)
+            raise
+
+
+def _interrupt(running: dict[Slot, tuple[Cell, PendingCell]], results: _Results) -> None:
+    """Ends every running cell, then saves each as interrupted."""
+    for _, pending in running.values():
+        pending.cancel()
+    for slot, (cell, pending) in running.items():
+        row = Row.for_cell(cell, status="interrupted", reason=INTERRUPTED, job_id=pending.job_id)
+        row.device_index = slot.device_index
+        results.record(cell, row)
+        tqdm.write(f"interrupted  {cell.label()}")
+
+
 def run_cells(
     cells: list[Cell],
     out: Path,
@@ -105,27 +163,37 @@ def run_cells(
     *,
     timeout: float = 3600,
     retry_failed: bool = False,
-    runner: Callable[..., Row] = run_isolated,
+    executor: Executor | None = None,
+    max_parallel: int | None = None,
+    wait: bool = False,
 ) -> list[Row]:
-    """Runs every cell not already finished in ``out``, rewriting its results after each one.
+    """Runs every cell not already finished in ``out``, saving its row as soon as it ends.
 
-    Re-running on the same ``out`` resumes: a cell whose key has a row there is kept, not
-    recomputed (failed ones too, unless ``retry_failed``). Returns the rows of ``cells`` in order.
+    Re-running on the same ``out`` resumes, with any executor: a cell whose key has a row there is
+    kept, not recomputed (failed ones too, unless ``retry_failed``; interrupted ones never).
+
+    Args:
+        executor: where cells run (default: ``LocalExecutor``, one worker process at a time).
+        max_parallel: at most this many cells at once (default: one per executor slot).
+        wait: if another run holds ``out``, wait for it instead of refusing.
+
+    Returns:
+        The rows of ``cells``, in order.
+
+    Raises:
+        harness.lock.FolderBusy: another run holds ``out`` (and not ``wait``).
+        KeyboardInterrupt: SIGINT or SIGTERM; running cells were ended and saved as interrupted.
     """
-    done, environment = _previous(out, environment)
-    todo = [
-        cell
-        for cell in cells
-        if cell.key() not in done or (retry_failed and done[cell.key()].status == "failed")
-    ]
-    if len(todo) < len(cells):
-        tqdm.write(f"resuming {out}: {len(cells) - len(todo)} cell(s) already finished")
-    with tqdm(todo, unit="cell", file=sys.stderr, dynamic_ncols=True) as progress:
-        for cell in progress:
-            progress.set_postfix_str(cell.label())
-            row = runner(cell, timeout=timeout)
-            done[cell.key()] = row
-            write_results(out, list(done.values()), environment)
-            detail = f"{row.epoch_s_median:.3f} s/epoch" if row.epoch_s_median else row.reason
-            progress.write(f"{row.status:>7}  {cell.label()}  {detail}")
-    return [done[cell.key()] for cell in cells]
+    executor = executor or LocalExecutor([Slot(cells[0].device if cells else "cpu")])
+    with FolderLock(out, wait=wait), _terminate_as_interrupt():
+        results = _Results(out, environment)
+        todo = [cell for cell in cells if _needs_running(results.rows.get(cell.key()), retry_failed)]
+        if len(todo) < len(cells):
+            tqdm.write(f"resuming {out}: {len(cells) - len(todo)} cell(s) already finished")
+        device = cells[0].device if cells else "cpu"
+        claim = claims.claimed(device, executor.slots(), out) if executor.runs_here else nullcontext([])
+        with claim as others:
+            for other in others:
+                tqdm.write(claims.warning(other), file=sys.stderr)
+            _run_queue(todo, executor, results, timeout, max_parallel)
+        return [results.rows[cell.key()] for cell in cells]

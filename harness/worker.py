@@ -7,8 +7,11 @@ framework becomes the row's ``reason``; the row is written in every case except 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -232,7 +235,9 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
 
 def run_cell(cell: Cell) -> Row:
     """Runs ``cell`` in this process; every outcome is a row (never raises on framework errors)."""
-    row = Row.for_cell(cell, git_commit=git_commit())
+    row = Row.for_cell(cell, git_commit=git_commit(), host=socket.gethostname())
+    if cell.device == "gpu":
+        row.device_index = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     start = time.perf_counter()
     try:
         adapter = frameworks.load(cell.framework)
@@ -254,7 +259,26 @@ def run_cell(cell: Cell) -> Row:
     return row
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Has the kernel kill this worker when the runner that started it dies (Linux).
+
+    A runner killed without the chance to end its workers (SIGKILL, a lost node) must not leave a
+    cell computing beside the next run. The runner's pid comes in ``SPIKEBENCH_PARENT_PID``; if it
+    is already gone, so is this worker.
+    """
+    parent = os.environ.get("SPIKEBENCH_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != int(parent):
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     cell_path, row_path = argv if argv is not None else sys.argv[1:]
     cell = Cell.from_dict(json.loads(Path(cell_path).read_text()))
     try:

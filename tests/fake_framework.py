@@ -4,10 +4,13 @@ Worker processes discover it through the ``spikebench.frameworks`` entry point e
 third-party adapter: the folder holds ``fakefw.py`` and a ``fakefw-0.1.dist-info`` with
 ``entry_points.txt``, and goes on ``PYTHONPATH``. Its behaviour per cell is set by the hidden
 size: ``CRASH_HIDDEN`` raises, ``HANG_HIDDEN`` sleeps forever, ``SLOW_HIDDEN`` takes a while.
+With ``$FAKEFW_LOG`` set, each session and epoch appends a JSON line there (``read_log``): the
+event, hidden size, worker pid, its ``CUDA_VISIBLE_DEVICES`` and the time.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -16,6 +19,8 @@ CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN = 13, 17, 19
 MODULE = textwrap.dedent(
     f'''
     """A fake adapter for spikebench's tests."""
+    import json
+    import os
     import time
 
     import numpy as np
@@ -23,16 +28,26 @@ MODULE = textwrap.dedent(
     from frameworks.adapter import AdapterBase, EpochResult
 
 
+    def _log(event, hidden):
+        if os.environ.get("FAKEFW_LOG"):
+            entry = dict(event=event, hidden=hidden, pid=os.getpid(), time=time.time(),
+                         cuda=os.environ.get("CUDA_VISIBLE_DEVICES"))
+            with open(os.environ["FAKEFW_LOG"], "a") as log:
+                log.write(json.dumps(entry) + "\\n")
+
+
     class _Session:
         compile_kind = None
 
         def __init__(self, hidden, steps):
             self.hidden, self.steps = hidden, steps
+            _log("start", hidden)
 
         def compile(self):
             pass
 
         def train_epoch(self, epoch):
+            _log("epoch", self.hidden)
             if self.hidden == {CRASH_HIDDEN}:
                 raise RuntimeError("fake framework crashed on purpose")
             if self.hidden == {HANG_HIDDEN}:
@@ -82,3 +97,10 @@ def install(folder: Path) -> Path:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakefw\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[spikebench.frameworks]\nfakefw = fakefw:FakeAdapter\n")
     return folder
+
+
+def read_log(path: Path) -> list[dict]:
+    """The entries the fake adapter appended to ``path`` ($FAKEFW_LOG), in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

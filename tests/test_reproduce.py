@@ -6,13 +6,37 @@ import os
 
 import pytest
 from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
+from stub_executors import Answered
 
 from harness.cell import Cell
+from harness.devices import Slot
+from harness.executors.local import WorkerProcess
 from harness.grids import table1
 from harness.results import Row, read_results
-from harness.run import run_cells, run_isolated
+from harness.run import run_cells
 
 SMALL = dict(channels=8, time_steps=8, batch_size=4, n_samples=8, epochs=2, data="synthetic")
+
+
+class Recording:
+    """A one-slot executor that records the hidden sizes it starts, runs them as ``local`` does (or
+    answers ``row_for(cell)`` at once), and raises KeyboardInterrupt at start ``interrupt_at``."""
+
+    name, runs_here, poll_s = "recording", False, 0.01
+
+    def __init__(self, interrupt_at=None, row_for=None):
+        self.started, self.interrupt_at, self.row_for = [], interrupt_at, row_for
+
+    def slots(self):
+        return [Slot("cpu")]
+
+    def submit(self, cell, slot, *, timeout):
+        if len(self.started) == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.started.append(cell.hidden)
+        if self.row_for is None:
+            return WorkerProcess(cell, slot, timeout=timeout)
+        return Answered(self.row_for(cell))
 
 
 @pytest.fixture
@@ -38,26 +62,13 @@ def test_a_crash_and_a_hang_are_recorded_while_other_cells_complete(tmp_path, fa
 def test_interrupted_grid_resumes_without_recomputing(tmp_path, fake_framework):
     cells = [Cell(framework=fake_framework, hidden=h, **SMALL) for h in (SLOW_HIDDEN, 8, 9, 10)]
     out = tmp_path / "grid"
-    ran = []
-
-    def interrupted_after_two(cell, *, timeout):
-        if len(ran) == 2:
-            raise KeyboardInterrupt
-        ran.append(cell.hidden)
-        return run_isolated(cell, timeout=timeout)
-
     with pytest.raises(KeyboardInterrupt):
-        run_cells(cells, out, {"cpu": "first"}, runner=interrupted_after_two)
+        run_cells(cells, out, {"cpu": "first"}, executor=Recording(interrupt_at=2))
     assert [r.hidden for r in read_results(out)[0]] == [SLOW_HIDDEN, 8]
 
-    resumed = []
-
-    def recording(cell, *, timeout):
-        resumed.append(cell.hidden)
-        return run_isolated(cell, timeout=timeout)
-
-    rows = run_cells(cells, out, {"cpu": "second"}, runner=recording)
-    assert resumed == [9, 10]
+    resumed = Recording()
+    rows = run_cells(cells, out, {"cpu": "second"}, executor=resumed)
+    assert resumed.started == [9, 10]
     assert [r.hidden for r in rows] == [SLOW_HIDDEN, 8, 9, 10]
     assert all(r.status == "ok" for r in rows)
     saved, env = read_results(out)
@@ -66,17 +77,12 @@ def test_interrupted_grid_resumes_without_recomputing(tmp_path, fake_framework):
 
 def test_failed_cells_are_kept_unless_retried(tmp_path):
     cell = Cell(framework="spyx_core", **SMALL)
-    calls = []
-
-    def runner(c, *, timeout):
-        calls.append(c)
-        return Row(framework=c.framework, cell_key=c.key(), task="shd", device="cpu", status="failed")
-
-    run_cells([cell], tmp_path, {}, runner=runner)
-    run_cells([cell], tmp_path, {}, runner=runner)
-    assert len(calls) == 1
-    run_cells([cell], tmp_path, {}, runner=runner, retry_failed=True)
-    assert len(calls) == 2
+    executor = Recording(row_for=lambda c: Row.for_cell(c, status="failed", reason="on purpose"))
+    run_cells([cell], tmp_path, {}, executor=executor)
+    run_cells([cell], tmp_path, {}, executor=executor)
+    assert len(executor.started) == 1
+    run_cells([cell], tmp_path, {}, executor=executor, retry_failed=True)
+    assert len(executor.started) == 2
 
 
 def test_table1_grid_matches_the_paper():

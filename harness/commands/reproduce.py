@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from harness import datasets, environment
-from harness.commands import _common
+from harness.commands import _common, _executor_flags
 from harness.grids import GRIDS
 from harness.report import write_report
 from harness.results import REFERENCE
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_data_arguments(parser)
     _common.add_out(parser, "results/<timestamp>-<grid>-<device>")
     _common.add_timeout(parser)
+    _executor_flags.add_arguments(parser)
     add("--retry-failed", action="store_true", help="recompute cells that failed before")
 
 
@@ -54,7 +55,13 @@ def run(args: argparse.Namespace) -> int:
         f"spikebench: {args.grid}, {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr
     )
     rows = run_cells(
-        cells, out, environment.capture(), timeout=args.timeout, retry_failed=args.retry_failed
+        cells,
+        out,
+        environment.capture(),
+        timeout=args.timeout,
+        retry_failed=args.retry_failed,
+        executor=_executor_flags.executor_from_args(args, device, out, len(cells)),
+        **_executor_flags.run_options(args),
     )
     report = write_report(out)
     print(report.read_text())

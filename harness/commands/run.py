@@ -9,7 +9,7 @@ import frameworks
 from frameworks.spec import NEURON_TYPES
 from harness import datasets, environment
 from harness.cell import Cell
-from harness.commands import _common
+from harness.commands import _common, _executor_flags
 from harness.commands._common import positive
 from harness.report.summary import format_summary
 from harness.run import default_out, run_cells
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_out(parser, "results/<timestamp>-<task>-<device>")
     _common.add_data_arguments(parser)
     _common.add_timeout(parser)
+    _executor_flags.add_arguments(parser)
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
@@ -76,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.task, device)
     env = environment.capture()
     print(f"spikebench: {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr)
-    rows = run_cells(cells, out, env, timeout=args.timeout)
+    executor = _executor_flags.executor_from_args(args, device, out, len(cells))
+    rows = run_cells(
+        cells, out, env, timeout=args.timeout, executor=executor, **_executor_flags.run_options(args)
+    )
     print(format_summary(rows))
     print(f"\nresults: {out / 'results.csv'}, {out / 'results.json'}")
     return 1 if any(row.status == "failed" for row in rows) else 0
