@@ -28,8 +28,8 @@ from harness.errors import SpikebenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = 2
-"""The version of the row layout written here; 1 is read through ``upgrade``."""
+SCHEMA = 3
+"""The version of the row layout written here; 1 and 2 are read through ``upgrade``."""
 STATUSES = ("ok", "failed", "skipped")
 REFERENCE = "spyx_core"
 """The framework every other is compared with (ratios, loss agreement, the tables' first column)."""
@@ -110,6 +110,14 @@ class Row:
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
     wall_s: float | None = None
+    # What a compiler did (frameworks.adapter.CompileStats; empty/None for eager rows): the options
+    # as they ran (torch.compile's backend, mode, fullgraph, dynamic), graphs compiled, graph
+    # breaks, recompilations, and the first line of each distinct graph-break reason.
+    compile_options: dict[str, Any] = field(default_factory=dict)
+    graphs: int | None = None
+    graph_breaks: int | None = None
+    recompiles: int | None = None
+    graph_break_reasons: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)
@@ -155,10 +163,12 @@ _SURROGATE = re.compile(r"(?P<name>[^()]+)\(k=(?P<slope>[^()]+)\)")
 def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     """A row of an older ``schema`` as a row of ``SCHEMA`` (docs/results-schema.md).
 
-    Schema 1 did not record ``neuron``, ``surrogate_slope``, ``learning_rate``, ``data_dir``,
-    ``evaluate`` nor ``reference_samples``, and wrote the surrogate as one string ("arctan(k=2)",
-    "" where no spec was built). They are filled from what the row says: the surrogate string is
-    split into name and slope; ``evaluate`` is whether a test accuracy was measured;
+    Schema 2 had no compile statistics (``compile_options``, ``graphs``, ``graph_breaks``,
+    ``recompiles``, ``graph_break_reasons``): they take their defaults (not measured), and nothing
+    else changed. Schema 1 did not record ``neuron``, ``surrogate_slope``, ``learning_rate``,
+    ``data_dir``, ``evaluate`` nor ``reference_samples``, and wrote the surrogate as one string
+    ("arctan(k=2)", "" where no spec was built). They are filled from what the row says: the
+    surrogate string is split into name and slope; ``evaluate`` is whether a test accuracy was measured;
     ``reference_samples`` is ``full_steps_per_epoch * batch_size`` (which gives back the same
     projection); the neuron is "LIF" and the learning rate the task's default spec's (the only
     ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown).
@@ -166,7 +176,7 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     Raises:
         SpikebenchError: ``schema`` is neither ``SCHEMA`` nor 1.
     """
-    if schema == SCHEMA:
+    if schema in (2, SCHEMA):
         return row
     if schema != 1:
         raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
@@ -252,10 +262,10 @@ def write_results(folder: Path, rows: list[Row], environment: dict[str, Any]) ->
 def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     """Reads a results folder written by ``write_results``.
 
-    Rows of schema 1 are upgraded (``upgrade``).
+    Rows of schemas 1 and 2 are upgraded (``upgrade``).
 
     Raises:
-        SpikebenchError: no results there, unreadable JSON, a schema other than 1 and ``SCHEMA``
+        SpikebenchError: no results there, unreadable JSON, a schema other than 1 to ``SCHEMA``
             (newer ones say so), or a row with unknown fields (named).
     """
     path = Path(folder) / "results.json"
@@ -270,9 +280,9 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
         raise SpikebenchError(
             f"{path} has schema {schema}, newer than this spikebench reads ({SCHEMA}): update spikebench"
         )
-    if schema not in (1, SCHEMA):
+    if schema not in (1, 2, SCHEMA):
         raise SpikebenchError(
-            f"{path} has schema {schema!r}; this spikebench reads schemas 1 and {SCHEMA}"
+            f"{path} has schema {schema!r}; this spikebench reads schemas 1 to {SCHEMA}"
         )
     try:
         rows = [Row.from_dict(upgrade(r, schema)) for r in document["rows"]]

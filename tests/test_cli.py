@@ -104,9 +104,9 @@ def test_missing_real_data_is_one_line(tmp_path, capsys):
 
 
 def test_a_newer_results_file_is_refused_in_one_line(tmp_path, capsys):
-    (tmp_path / "results.json").write_text('{"schema": 3, "rows": []}')
+    (tmp_path / "results.json").write_text('{"schema": 4, "rows": []}')
     assert cli.main(["report", str(tmp_path)]) == 2
-    assert "newer than this spikebench reads (2): update spikebench" in _one_line_error(capsys)
+    assert "newer than this spikebench reads (3): update spikebench" in _one_line_error(capsys)
 
 
 @pytest.mark.parametrize("command", ["run", "reproduce table1"])

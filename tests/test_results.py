@@ -34,7 +34,7 @@ def test_results_round_trip(tmp_path):
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert header == Row.fields()
     document = json.loads((tmp_path / "results.json").read_text())
-    assert document["schema"] == SCHEMA == 2
+    assert document["schema"] == SCHEMA == 3
     assert list(document["rows"][0]) == Row.fields()
 
 
@@ -62,7 +62,7 @@ def test_read_results_rejects_bad_files(tmp_path):
     with pytest.raises(SpikebenchError, match="schema 99"):
         read_results(tmp_path)
     (tmp_path / "results.json").write_text(json.dumps({"schema": 0, "rows": []}))
-    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1 and 2"):
+    with pytest.raises(SpikebenchError, match=r"schema 0; this spikebench reads schemas 1 to 3"):
         read_results(tmp_path)
 
 
@@ -125,6 +125,22 @@ def test_schema_1_rows_are_upgraded_from_what_they_say(tmp_path):
     assert upgrade(shd.as_dict(), SCHEMA) == shd.as_dict()
     with pytest.raises(SpikebenchError, match="no upgrade from schema 7"):
         upgrade(old[0], 7)
+
+
+COMPILE_FIELDS = ("compile_options", "graphs", "graph_breaks", "recompiles", "graph_break_reasons")
+"""What schema 3 added at the end of the row."""
+
+
+def test_schema_2_rows_load_without_compile_statistics(tmp_path):
+    assert tuple(Row.fields()[-len(COMPILE_FIELDS) :]) == COMPILE_FIELDS
+    row = shd_row("snntorch", 0.1, 3.0).as_dict()
+    old = {k: v for k, v in row.items() if k not in COMPILE_FIELDS}
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 2, "environment": {}, "rows": [old]}))
+    (back,), _ = read_results(tmp_path)
+    assert back == Row.from_dict(row)
+    assert (back.compile_options, back.graphs, back.graph_breaks) == ({}, None, None)
+    assert back.recompiles is None
+    assert back.graph_break_reasons == []
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])
