@@ -232,7 +232,7 @@ def compiled_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         record["speed-up"] = _fmt(eager_s / r.epoch_s_median) + "x" if eager_s else ""
         record["compile s"] = _fmt(r.compile_s)
         even = break_even_epochs(r.compile_s, eager_s, r.epoch_s_median) if eager_s else None
-        never = "never" if even is None else _fmt(even)
+        never = "never" if even is None else _fmt_ms(even)  # whole epochs from 100 on
         record["break-even epochs"] = "" if eager_s is None else never
         options = r.compile_options
         record["mode, fullgraph"] = f"{options.get('mode')}, {options.get('fullgraph')}"
