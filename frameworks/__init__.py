@@ -54,7 +54,10 @@ def _factory(base: str):
 
 
 SLOW_TO_COMPILE = ("torch_compile",)
-"""Adapters left out of default selections: torch.compile alone takes ~45 s on 2 CPU cores."""
+"""Adapters left out of default selections: torch.compile alone takes ~45 s on 2 CPU cores
+(``torch_compile`` is ``torch_plain@compile``; variants are never in a default selection)."""
+ALIASES = {"torch_compile": "torch_plain@compile"}
+"""Former names -> what they run now (the report pairs a compiled row with its eager framework)."""
 
 
 def available(*, exact_only: bool = False, include_slow: bool = False) -> list[str]:
@@ -116,6 +119,7 @@ def load(name: str) -> Adapter:
 
 
 __all__ = [
+    "ALIASES",
     "GROUP",
     "SLOW_TO_COMPILE",
     "Adapter",

@@ -88,6 +88,26 @@ class EpochResult(NamedTuple):
     accuracy: float  # training accuracy over the epoch's batches
 
 
+@dataclass(frozen=True)
+class CompileStats:
+    """What a compiler did for one session or kernels (``Session.compile_stats``; the row's
+    ``compile_options``, ``graphs``, ``graph_breaks``, ``recompiles``, ``graph_break_reasons``).
+
+    Attributes:
+        options: the compile options as they ran (e.g. torch.compile's mode, fullgraph, dynamic).
+        graphs: graphs compiled, recompilations included.
+        graph_breaks: graph breaks (a traced frame split in two).
+        recompiles: graphs compiled again for code compiled before (a guard failed).
+        graph_break_reasons: the first line of each distinct graph-break reason.
+    """
+
+    options: dict[str, Any]
+    graphs: int
+    graph_breaks: int
+    recompiles: int
+    graph_break_reasons: list[str]
+
+
 class Session(Protocol):
     """A model and its dataset staged on one device, ready to train epoch by epoch."""
 
@@ -114,6 +134,9 @@ class Session(Protocol):
 
     def evaluate(self, data: SpikeData) -> tuple[float, float]:
         """Mean loss and accuracy over every sample of ``data`` (e.g. the test split)."""
+
+    # Optional: ``compile_stats() -> CompileStats``, what the compiler did so far (graphs, graph
+    # breaks, recompilations); the worker records it in the row when a session or kernels has it.
 
 
 class Kernels(Protocol):

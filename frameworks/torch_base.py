@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import resource
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -260,10 +260,49 @@ class CanonicalNet(torch.nn.Module):
         return torch.stack(outputs)
 
 
+COMPILE_VARIANTS: dict[str, dict[str, Any]] = {
+    "compile": {"compile": {}},
+    "compile-fullgraph": {"compile": {"fullgraph": True}},
+    "compile-max-autotune": {"compile": {"mode": "max-autotune-no-cudagraphs"}},
+    "compile-cudagraphs": {"compile": {"mode": "reduce-overhead"}},
+}
+"""Every torch adapter's ``torch.compile`` variants (``snntorch@compile``...): keyword arguments of
+``torch.compile`` (``frameworks.torch_compiled.CompileOptions``), inductor the backend.
+``compile-cudagraphs`` (``mode="reduce-overhead"``) captures the step in CUDA graphs and needs CUDA;
+``compile-max-autotune`` tunes kernels without CUDA graphs, so that it runs on the CPU too."""
+
+
+class Eager:
+    """How an eager ``TorchAdapter`` runs its module: as it is. ``frameworks.torch_compiled.Compiler``
+    is the compiled counterpart, with the same members."""
+
+    readout_with_grad = False
+    """Whether ``readout`` runs with gradients on (a compiled module reuses its training graph, so
+    that the checks compile no inference graph)."""
+
+    @property
+    def session_class(self) -> type:
+        return TorchSession
+
+    @property
+    def kernels_class(self) -> type:
+        return TorchKernels
+
+    def check_device(self, device: torch.device) -> None:
+        """Every device ``torch_device`` gives runs eagerly."""
+
+    def compiled(self, module: torch.nn.Module, *, shared: tuple | None) -> torch.nn.Module:
+        return module
+
+
 class TorchAdapter(AdapterBase):
     """Base of the PyTorch adapters: a subclass sets ``name``, ``packages`` and its ``neurons``
     table (and ``loop`` when its users step the network through time, ``unsupported`` to say why a
-    neuron is missing); ``CanonicalNet`` does the rest."""
+    neuron is missing); ``CanonicalNet`` does the rest.
+
+    ``compile`` (the ``COMPILE_VARIANTS``) runs the same network under ``torch.compile``
+    (``frameworks.torch_compiled``); None runs it eagerly.
+    """
 
     name = "torch"
     packages: tuple[str, ...] = ("torch",)
@@ -274,10 +313,15 @@ class TorchAdapter(AdapterBase):
     """How the network runs through time (``CanonicalNet``'s ``loop``)."""
     unsupported: ClassVar[dict[str, str]] = {}
     """Neuron layer name -> why this framework cannot express it exactly."""
-    session_class: type | None = None
-    """The session type ``session`` builds (``None``: the eager ``TorchSession``)."""
-    kernels_class: type | None = None
-    """The kernels type ``kernels`` builds (``None``: the eager ``TorchKernels``)."""
+    VARIANTS: ClassVar[dict[str, dict[str, Any]]] = COMPILE_VARIANTS
+
+    def __init__(self, *, compile: dict[str, Any] | None = None):
+        self.compiler: Eager = Eager()
+        if compile is not None:
+            # Imported here: dynamo and inductor take seconds to import, and eager runs need neither.
+            from frameworks.torch_compiled import Compiler
+
+            self.compiler = Compiler(compile)
 
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
         """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
@@ -300,16 +344,24 @@ class TorchAdapter(AdapterBase):
         return "cpu"
 
     def model(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+        """The eager module with ``weights`` loaded (``canonical`` its parameters)."""
         check_beta_training(self, spec)
         return load_canonical(self.build(spec, spike_function(spec)), spec, weights)
 
+    def runnable(self, spec: ModelSpec, weights: dict[str, np.ndarray], *, fresh: bool = False):
+        """``model``, compiled when the adapter compiles: with its own fresh graphs (``fresh``, for
+        sessions and kernels) or sharing the equivalence checks' graphs for this spec."""
+        module = self.model(spec, weights)
+        return self.compiler.compiled(module, shared=None if fresh else (type(self), spec))
+
     def readout(self, spec, weights, spikes):
-        with torch.no_grad():
-            out = self.model(spec, weights)(time_major(torch.from_numpy(spikes)))
-        return out.numpy()
+        module = self.runnable(spec, weights)
+        with torch.set_grad_enabled(self.compiler.readout_with_grad):
+            out = module(time_major(torch.from_numpy(spikes)))
+        return out.detach().numpy()
 
     def loss_and_grads(self, spec, weights, spikes, labels):
-        module = self.model(spec, weights)
+        module = self.runnable(spec, weights)
         readout = module(time_major(torch.from_numpy(spikes)))
         loss = integral_crossentropy(readout, torch.from_numpy(labels).long(), spec)
         loss.backward()
@@ -321,15 +373,21 @@ class TorchAdapter(AdapterBase):
         return loss.item(), grads
 
     def session(self, spec, weights, data, *, device, batch_size, seed):
-        target = torch_device(device)
-        session_class = self.session_class or TorchSession
-        module = self.model(spec, weights).to(target)
+        target = self._device(device)
+        session_class = self.compiler.session_class
+        module = self.runnable(spec, weights, fresh=True).to(target)
         return session_class(module, spec, data, target, batch_size, seed)
 
     def kernels(self, spec, weights, spikes, *, device):
+        target = self._device(device)
+        kernels_class = self.compiler.kernels_class
+        return kernels_class(self.runnable(spec, weights, fresh=True).to(target), spikes, target)
+
+    def _device(self, device: str) -> torch.device:
+        """``torch_device``, checked against the compile options (CUDA graphs need CUDA)."""
         target = torch_device(device)
-        kernels_class = self.kernels_class or TorchKernels
-        return kernels_class(self.model(spec, weights).to(target), spikes, target)
+        self.compiler.check_device(target)
+        return target
 
 
 def integral_crossentropy(readout: torch.Tensor, labels: torch.Tensor, spec: ModelSpec):

@@ -120,6 +120,14 @@ class Row:
     host: str = ""
     job_id: str = ""
     device_index: str = ""
+    # What a compiler did (frameworks.adapter.CompileStats; empty/None for eager rows): the options
+    # as they ran (torch.compile's backend, mode, fullgraph, dynamic), graphs compiled, graph
+    # breaks, recompilations, and the first line of each distinct graph-break reason.
+    compile_options: dict[str, Any] = field(default_factory=dict)
+    graphs: int | None = None
+    graph_breaks: int | None = None
+    recompiles: int | None = None
+    graph_break_reasons: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)
@@ -165,10 +173,12 @@ _SURROGATE = re.compile(r"(?P<name>[^()]+)\(k=(?P<slope>[^()]+)\)")
 def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     """A row of an older ``schema`` as a row of ``SCHEMA`` (docs/results-schema.md).
 
-    Schema 1 did not record ``neuron``, ``surrogate_slope``, ``learning_rate``, ``data_dir``,
-    ``evaluate`` nor ``reference_samples``, and wrote the surrogate as one string ("arctan(k=2)",
-    "" where no spec was built). They are filled from what the row says: the surrogate string is
-    split into name and slope; ``evaluate`` is whether a test accuracy was measured;
+    Schema 2 had no compile statistics (``compile_options``, ``graphs``, ``graph_breaks``,
+    ``recompiles``, ``graph_break_reasons``): they take their defaults (not measured), and nothing
+    else changed. Schema 1 did not record ``neuron``, ``surrogate_slope``, ``learning_rate``,
+    ``data_dir``, ``evaluate`` nor ``reference_samples``, and wrote the surrogate as one string
+    ("arctan(k=2)", "" where no spec was built). They are filled from what the row says: the
+    surrogate string is split into name and slope; ``evaluate`` is whether a test accuracy was measured;
     ``reference_samples`` is ``full_steps_per_epoch * batch_size`` (which gives back the same
     projection); the neuron is "LIF" and the learning rate the task's default spec's (the only
     ones a schema-1 run could use without saying so); ``data_dir`` is None (unknown). Schema 2 did
@@ -179,7 +189,7 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     Raises:
         SpikebenchError: ``schema`` is not one of ``READABLE``.
     """
-    if schema == SCHEMA:
+    if schema in (2, SCHEMA):
         return row
     if schema == 2:
         return {"host": "", "job_id": "", "device_index": ""} | row | {"loss_steps": []}
@@ -274,7 +284,7 @@ def read_results(folder: Path) -> tuple[list[Row], dict[str, Any]]:
     Rows of schemas 1 and 2 are upgraded (``upgrade``).
 
     Raises:
-        SpikebenchError: no results there, unreadable JSON, a schema other than 1 and ``SCHEMA``
+        SpikebenchError: no results there, unreadable JSON, a schema other than 1 to ``SCHEMA``
             (newer ones say so), or a row with unknown fields (named).
     """
     path = Path(folder) / "results.json"

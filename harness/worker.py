@@ -133,6 +133,7 @@ def measure(session: Session, row: Row, epochs: int, *, delay_s: float = 0.0) ->
     row.timed_epochs = len(seconds) - 1
     row.epoch_s_median, row.epoch_s_min, row.epoch_s_max = spread(seconds[1:])
     row.peak_memory_bytes, row.peak_memory_source = session.peak_memory()
+    record_compile_stats(session, row)
 
 
 def measure_micro(
@@ -162,6 +163,19 @@ def measure_micro(
     row.forward_s_median, row.forward_s_min, row.forward_s_max = spread(forward)
     row.step_s_median, row.step_s_min, row.step_s_max = spread(step)
     row.peak_memory_bytes, row.peak_memory_source = kernels.peak_memory()
+    record_compile_stats(kernels, row)
+
+
+def record_compile_stats(compiled: Session | Kernels, row: Row) -> None:
+    """The compiler's options and counts (graphs, breaks, recompilations) after the timed calls, so
+    that a recompilation inside them counts; nothing for a session without ``compile_stats`` (an
+    optional member: eager and JAX sessions have none)."""
+    stats = getattr(compiled, "compile_stats", None)
+    if stats is None:
+        return
+    found = stats()
+    row.compile_options, row.graphs, row.graph_breaks = found.options, found.graphs, found.graph_breaks
+    row.recompiles, row.graph_break_reasons = found.recompiles, found.graph_break_reasons
 
 
 def run_micro(adapter: Adapter, cell: Cell, row: Row) -> None:

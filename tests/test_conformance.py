@@ -40,8 +40,11 @@ def _load(name: str):
 # --- every registered adapter -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", frameworks.names())
+@pytest.mark.parametrize("name", [n for n in frameworks.names() if n not in frameworks.SLOW_TO_COMPILE])
 def test_registered_adapter_conforms(name):
+    """Every registered adapter but the compiled ``torch_compile`` (``torch_plain@compile``), whose
+    compiles take seconds each: tests/test_torch_compiled.py checks every compiled variant against
+    its eager adapter at a smaller size."""
     report = conformance.run(_load(name))
     assert report.ok, f"\n{report}"
     names = {c.name for c in report.checks}

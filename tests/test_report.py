@@ -130,3 +130,33 @@ def test_report_of_several_folders_draws_each_cells_time_against_commit(tmp_path
     ]  # fmt: skip
     assert (tmp_path / "history" / "history.png").stat().st_size > 0
     assert "history.png" in capsys.readouterr().out
+
+
+def test_report_sets_each_compiled_variant_beside_its_eager_framework(tmp_path):
+    options = {"backend": "inductor", "mode": "default", "fullgraph": False, "dynamic": None}
+    counts = dict(compile_options=options, graphs=2, graph_breaks=0, recompiles=1, compile_s=30.0)
+    timed = [
+        ("snntorch", 4.0, {}),
+        ("snntorch@compile", 1.0, counts),  # 3 s saved per epoch: even after 10
+        ("norse", 2.0, {}),
+        ("norse@compile", 2.5, counts),  # slower compiled: never pays off
+        ("torch_plain", 1.0, {}),
+        ("torch_compile", 0.5, counts),  # the former name pairs with torch_plain
+        ("snntorch@compile", 1.0, counts | {"hidden": 32}),  # no eager row of H=32
+    ]
+    rows = [shd_row(f, s, 3.0, epoch_s_min=s, epoch_s_max=s, **more) for f, s, more in timed]
+    write_results(tmp_path, rows, {})
+    text = write_report(tmp_path).read_text()
+    section = text.split("### table1: eager and compiled, side by side")[1].split("###")[0]
+    table = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines() if "|" in line]
+    assert table[0][:5] == ["framework", "variant", "H", "B", "T"]
+    lines = table[2:]  # below the header and its rule
+    assert [line[:2] for line in lines] == [
+        ["snntorch", "snntorch@compile"], ["norse", "norse@compile"], ["torch_plain", "torch_compile"],
+        ["snntorch", "snntorch@compile"],
+    ]  # fmt: skip
+    assert lines[0][5:] == ["4", "1", "4x", "30", "10", "default, False", "2 / 0 / 1"]
+    assert lines[1][7:10] == ["0.8x", "30", "never"]
+    assert lines[2][7:10] == ["2x", "30", "60"]
+    assert lines[3][5:10] == ["", "1", "", "30", ""]
+    assert (tmp_path / "table1-compiled.csv").exists()

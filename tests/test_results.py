@@ -138,6 +138,22 @@ def test_schema_2_rows_load_with_where_they_ran_unknown(tmp_path):
     assert row.loss_steps == []
 
 
+COMPILE_FIELDS = ("compile_options", "graphs", "graph_breaks", "recompiles", "graph_break_reasons")
+"""What schema 3 added at the end of the row."""
+
+
+def test_schema_2_rows_load_without_compile_statistics(tmp_path):
+    assert tuple(Row.fields()[-len(COMPILE_FIELDS) :]) == COMPILE_FIELDS
+    row = shd_row("snntorch", 0.1, 3.0).as_dict()
+    old = {k: v for k, v in row.items() if k not in COMPILE_FIELDS}
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 2, "environment": {}, "rows": [old]}))
+    (back,), _ = read_results(tmp_path)
+    assert back == Row.from_dict(row)
+    assert (back.compile_options, back.graphs, back.graph_breaks) == ({}, None, None)
+    assert back.recompiles is None
+    assert back.graph_break_reasons == []
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])
 def test_committed_results_load(path):
     assert json.loads(path.read_text())["schema"] == 1

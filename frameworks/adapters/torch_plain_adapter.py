@@ -5,8 +5,8 @@ The network runs layer by layer (``CanonicalNet``'s ``"layerwise"`` loop), as sp
 or convolution over ``T * B`` frames) and each neuron layer loops over time in Python. The LIF is
 frameworks/spec.py line by line: ``v = beta * v + I - theta * s`` with the previous spike detached,
 ``s = H(v - theta)`` with the canonical surrogate; ``beta`` per neuron, clipped to [0, 1] on every
-use. ``torch_compile`` (``adapters/torch_compile_adapter.py``) runs this same module under
-``torch.compile``.
+use. ``torch_plain@compile`` (``frameworks/torch_compiled.py``; ``torch_compile`` is its former
+name) runs this same module under ``torch.compile``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pandas as pd
 from harness.report.tables import (
     TABLE,
     benchmark_table,
+    compiled_table,
     epoch_table,
     micro_details_table,
     micro_table,
@@ -55,6 +56,11 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
                 totals.to_markdown(index=False),
                 "",
             ]
+        compiled = compiled_table(frame, task)
+        if not compiled.empty:
+            compiled.to_csv(out / f"{name}-compiled.csv", index=False)
+            lines += [f"### {name}: eager and compiled, side by side", "", _COMPILED_NOTE, ""]
+            lines += [compiled.to_markdown(index=False), ""]
         resources = resources_table(frame, task)
         if not resources.empty:
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
@@ -129,6 +135,13 @@ def _environment_lines(environment: dict) -> str:
         f"Python {environment.get('python', '')}. Command: `{environment.get('command', '')}`."
     )
 
+
+_COMPILED_NOTE = (
+    "Speed-up: eager over compiled seconds per epoch (medians of the timed epochs). Break-even "
+    "epochs: compile s / (eager - compiled epoch s), the epochs of this size after which compiling "
+    "has paid for itself; never when the compiled epoch is not faster. Graphs, graph breaks and "
+    "recompilations are dynamo's, counted over the compile and every epoch."
+)
 
 _NOTES = """Notes: times are measured by spikebench's harness (device synchronised before every clock
 read; compile timed apart; the first epoch is a warm-up; median [min-max] of the timed epochs).

@@ -3,8 +3,9 @@
 Per task: seconds per epoch (median [min-max]) per framework with each framework's factor against
 the reference, the protocol totals (compile + epochs x median, projected to the full dataset)
 beside the published numbers, and every row's resources (seconds per epoch, compile seconds, peak
-memory and where it comes from, and how the framework compiled). The micro-benchmark: milliseconds
-per forward and per forward+backward call beside the published anchors, and the timed calls,
+memory and where it comes from, and how the framework compiled), and each compiled variant beside
+its eager framework (speed-up, compile cost, break-even epochs, graphs). The micro-benchmark:
+milliseconds per forward and per forward+backward call beside the published anchors, and the timed calls,
 compile seconds and peak memory. Also pytest-benchmark JSON as one table.
 """
 
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from frameworks import ALIASES
 from harness.errors import SpikebenchError
 from harness.report.published import published
-from harness.results import REFERENCE
+from harness.results import CONFIG_FIELDS, REFERENCE
 
 SIZE_LABEL = {"shd": "H", "nmnist": "m", "micro": "n"}
 """What ``size`` (``harness.results.frame``) is called in each task's tables and plots."""
@@ -34,6 +36,11 @@ def _fmt_ms(value) -> str:
     if value is None or pd.isna(value) or value < 100:
         return _fmt(value)
     return f"{value:.0f}"
+
+
+def _fmt_count(value) -> str:
+    """A count (a float in a column that may be empty), or "?" when not measured."""
+    return "?" if value is None or pd.isna(value) else str(int(value))
 
 
 def _mib(value) -> float | None:
@@ -187,3 +194,49 @@ def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
     ]
     return pd.DataFrame.from_records(records)
+
+
+def eager_twin(framework: str) -> str:
+    """The eager framework a compiled variant compiles: ``snntorch@compile`` -> ``snntorch``
+    (former names through ``frameworks.ALIASES``: ``torch_compile`` -> ``torch_plain``)."""
+    return ALIASES.get(framework, framework).partition("@")[0]
+
+
+def break_even_epochs(compile_s: float, eager_s: float, compiled_s: float) -> float | None:
+    """Epochs after which compiling has paid for itself: ``compile_s / (eager_s - compiled_s)``;
+    None (never) when the compiled epoch is not faster."""
+    saved = eager_s - compiled_s
+    return compile_s / saved if saved > 0 else None
+
+
+def compiled_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok compiled row (``compile_options`` set) beside its eager twin's ok row of the same
+    configuration: seconds per epoch (median) of both, the speed-up (eager / compiled), compile
+    seconds, break-even epochs, and what torch.compile did (mode, fullgraph; graphs, breaks,
+    recompilations)."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    config = [name for name in CONFIG_FIELDS if name != "framework"]
+    keys = [repr(values) for values in part[config].itertuples(index=False, name=None)]
+    eager = {(f, k): r for (_, r), f, k in zip(part.iterrows(), part.framework, keys, strict=True)}
+    label = SIZE_LABEL.get(task, "size")
+    records = []
+    for (_, r), key in zip(part.iterrows(), keys, strict=True):
+        if not r.compile_options:
+            continue
+        twin = eager.get((eager_twin(r.framework), key))
+        record = {"framework": eager_twin(r.framework), "variant": r.framework, label: r["size"],
+                  "B": r.batch_size, "T": r.time_steps}  # fmt: skip
+        eager_s = None if twin is None else twin.epoch_s_median
+        record["eager epoch s"] = _fmt(eager_s)
+        record["compiled epoch s"] = _fmt(r.epoch_s_median)
+        record["speed-up"] = _fmt(eager_s / r.epoch_s_median) + "x" if eager_s else ""
+        record["compile s"] = _fmt(r.compile_s)
+        even = break_even_epochs(r.compile_s, eager_s, r.epoch_s_median) if eager_s else None
+        never = "never" if even is None else _fmt_ms(even)  # whole epochs from 100 on
+        record["break-even epochs"] = "" if eager_s is None else never
+        options = r.compile_options
+        record["mode, fullgraph"] = f"{options.get('mode')}, {options.get('fullgraph')}"
+        counts = (r.graphs, r.graph_breaks, r.recompiles)
+        record["graphs / breaks / recompiles"] = " / ".join(_fmt_count(c) for c in counts)
+        records.append(record)
+    return blank_filled(records)
