@@ -157,7 +157,8 @@ class HandWrittenJax(JaxAdapter):
                     continue
                 if type(layer) not in (LIF, LI):
                     raise frameworks.Unsupported(f"hand_written_jax has no {type(layer).__name__}")
-                beta = jnp.clip(p["beta"] if "beta" in p else fixed[f"{i}.beta"], 0, 1)
+                # the spec's clip: its gradient is 1 at the boundaries (jnp.clip gives 0.5 there)
+                beta = spyx_core.clip_decay(p["beta"] if "beta" in p else fixed[f"{i}.beta"])
                 x = leaky(beta, x, spiking=layer.spiking)
             return x
 
