@@ -14,7 +14,7 @@ from drifted import with_lif
 import frameworks
 from frameworks.adapters.torch_plain_adapter import PlainLIF, TorchPlainAdapter
 from frameworks.conformance.equivalence import compare, equivalence_batch
-from frameworks.spec import init_weights, shd_spec
+from frameworks.spec import init_weights, nmnist_spec, shd_spec
 from frameworks.torch_base import COMPILE_VARIANTS, TorchAdapter
 from harness.cell import Cell
 from harness.results import Row
@@ -143,3 +143,23 @@ def test_an_unknown_compile_option_is_unsupported():
         TorchPlainAdapter(compile={"mode": "fastest"})
     with pytest.raises(frameworks.Unsupported, match=r"unknown torch\.compile option"):
         TorchPlainAdapter(compile={"backend": "eager"})
+
+
+def test_the_compiled_conv_net_equals_the_eager_one():
+    """The N-MNIST conv net (Conv2d, MaxPool2d, Flatten) compiled: ``torch_compile``, i.e.
+    ``torch_plain@compile``, agrees with spyx_core at a tiny input and T=4."""
+    spec = nmnist_spec(width=1, time_steps=4, input_shape=(2, 16, 16))
+    weights = {
+        k: v * (2.0 if k in ("0.weight", "3.weight") else 1.0)
+        for k, v in init_weights(spec, seed=0).items()
+    }
+    rng = np.random.default_rng(0)
+    spikes = rng.poisson(0.3, (4, spec.time_steps, *spec.input_shape)).astype(np.float32)
+    labels = rng.integers(0, spec.n_classes, 4)
+    report = compare(
+        frameworks.load("spyx_core"), frameworks.load("torch_compile"), spec, weights, spikes, labels
+    )
+    assert report.ok, f"\n{report}"
+    assert {"grad 0.weight", "grad 3.weight", "grad 7.weight"} <= {
+        c.quantity for c in report.comparisons
+    }

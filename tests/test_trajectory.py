@@ -94,3 +94,26 @@ def test_one_framework_is_no_comparison_and_an_absent_reference_is_refused():
     with pytest.raises(SpikebenchError, match="tolerance must be positive"):
         trajectories(rows, reference="norse", rtol=0)
     assert trajectories(rows, reference="norse").verdict.tolist() == ["agree"]
+
+
+def test_a_departure_shared_by_frameworks_that_follow_each_other_names_them():
+    jumped = REFERENCE.copy()
+    jumped[18:] *= 1 + 4e-4  # e.g. one spike flipping in the reference only
+    alone = REFERENCE.copy()
+    alone[18:] *= 1.05
+    rows = [
+        _row("spyx_core", REFERENCE),
+        _row("snntorch", jumped),
+        _row("norse", jumped * (1 + 1e-8)),
+        _row("torch_plain", alone),
+    ]
+    table = trajectories(rows).set_index("framework")
+    assert table.loc["snntorch", "agrees_with"] == ["norse"]
+    assert table.loc["norse", "agrees_with"] == ["snntorch"]
+    assert table.loc["torch_plain", "agrees_with"] == []
+    text = format_trajectories(rows)
+    assert "snntorch: departure: beyond 0.0001 at step 18" in text
+    assert "agrees throughout with norse" in text
+    assert (
+        "torch_plain: departure" in text and "torch_plain" not in text.split("norse:")[1].split("\n")[0]
+    )

@@ -88,13 +88,16 @@ def _trajectory_section(rows: list, out: Path, where: str) -> list[str]:
     table = trajectories(rows)
     if table.empty:
         return []
-    shown = table[["framework", "exact", "verdict", "steps", "first_step", "deviation", "max_deviation"]]
+    columns = ["framework", "exact", "verdict", "steps", "first_step", "deviation", "max_deviation"]
+    shown = table[columns].assign(agrees_with=table.agrees_with.map(", ".join))
     task = rows[0].task
     shown.to_csv(out / f"trajectory-{task}.csv", index=False)
     return [
         f"### {task}: loss trajectories against {REFERENCE} (relative tolerance {RTOL:g})",
         "",
-        "A drift grows from rounding level step by step; a departure jumps (or starts at step 0).",
+        "A drift grows from rounding level step by step; a departure jumps (or starts at step 0). "
+        "A spike flipping at its threshold also makes a jump: `agrees_with` names the frameworks "
+        "whose traces follow this one to the end (one shared difference from the reference).",
         "",
         shown.to_markdown(index=False),
         "",

@@ -17,6 +17,14 @@ parts, two things can have happened, and the shape of the deviation tells them a
 deviation there is at least ``JUMP`` times the largest deviation before it (or at least
 ``1e-7 * JUMP``, or at step 0), a ``drift`` otherwise; a NaN or infinite loss in the trace is a
 departure at its first step.
+
+A sudden jump is what a semantic departure looks like, but a chaotic one looks the same: a single
+spike flipping at its threshold (float32 rounding in another order puts a membrane on the other
+side) separates two runs from then on. So every departing row also names the other frameworks
+whose traces agree with its own throughout (``agrees_with``): when the torch frameworks part from
+spyx_core at one step with one deviation and follow each other to the last step, that is one
+difference between the reference and all of them (JAX's rounding against torch's, or a model
+difference they all share), to be checked at the weights reached (``spikebench check-adapter``).
 """
 
 from __future__ import annotations
@@ -123,8 +131,27 @@ def trajectories(rows: list[Row], *, reference: str = REFERENCE, rtol: float = R
             }
         )
     table = pd.DataFrame(lines)
+    if not table.empty:
+        table["agrees_with"] = [_companions(table, i, rtol) for i in range(len(table))]
     table.attrs["rtol"] = rtol
     return table
+
+
+def _companions(table: pd.DataFrame, index: int, rtol: float) -> list[str]:
+    """The other compared frameworks of the same configuration whose loss trace agrees with row
+    ``index``'s over the whole run: a departure they share from the reference alone is one
+    difference (the reference's rounding, or one model against another), not one per framework."""
+    row = table.row.iloc[index]
+    found = []
+    for other in table.row:
+        if other is row or other.config_key() != row.config_key():
+            continue
+        if (
+            trace_agreement(np.asarray(other.loss_steps), np.asarray(row.loss_steps), rtol).verdict
+            == "agree"
+        ):
+            found.append(other.framework)
+    return found
 
 
 def format_trajectories(rows: list[Row], *, reference: str = REFERENCE, rtol: float = RTOL) -> str:
@@ -138,5 +165,10 @@ def format_trajectories(rows: list[Row], *, reference: str = REFERENCE, rtol: fl
     lines = [f"loss trajectories against {reference} (relative tolerance {rtol:g}):"]
     for _, line in table.iterrows():
         label = "" if line.exact else " (declared inexact)"
-        lines.append(f"  {line.framework}{label}: {line.verdict}: {line.reason}")
+        shared = (
+            f"; agrees throughout with {', '.join(line.agrees_with)}"
+            if line.first_step is not None and line.agrees_with
+            else ""
+        )
+        lines.append(f"  {line.framework}{label}: {line.verdict}: {line.reason}{shared}")
     return "\n".join(lines)
