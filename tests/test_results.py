@@ -14,6 +14,7 @@ from harness.cell import Cell
 from harness.errors import SpikebenchError
 from harness.results import (
     CONFIG_FIELDS,
+    READABLE,
     REFERENCE,
     SCHEMA,
     Row,
@@ -156,7 +157,7 @@ def test_schema_2_rows_load_without_compile_statistics(tmp_path):
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])
 def test_committed_results_load(path):
-    assert json.loads(path.read_text())["schema"] == 1
+    assert json.loads(path.read_text())["schema"] in READABLE
     rows, environment = read_results(path.parent)
     assert rows and environment
     for row in rows:
