@@ -163,6 +163,26 @@ Modules take ``[N, *shape]`` with channel-first feature maps, so ``Flatten`` kee
 LOOPS = ("layerwise", "stepwise")
 
 
+class LIFModule(torch.nn.Module):
+    """What a hand-written torch LIF holds: a per-neuron ``beta`` parameter (its values come from the
+    canonical weights), the threshold ``theta`` and the spike function. Subclasses write
+    ``forward``; ``lif_builder`` builds them."""
+
+    def __init__(self, size: int | tuple[int, ...], theta: float, spike_fn: SpikeFn):
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.zeros(size))
+        self.theta, self.spike_fn = theta, spike_fn
+
+
+class LIModule(torch.nn.Module):
+    """What a hand-written torch leaky-integrator readout holds: a per-neuron ``beta`` parameter.
+    Subclasses write ``forward``; ``li_builder`` builds them."""
+
+    def __init__(self, size: int | tuple[int, ...]):
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.zeros(size))
+
+
 def lif_builder(module_class: Callable[..., torch.nn.Module]) -> NeuronBuilder:
     """The builder of a LIF module ``module_class(size, theta, spike_fn)`` with a ``beta``
     parameter: the shape of the hand-written canonical LIFs (torch_plain, Norse)."""

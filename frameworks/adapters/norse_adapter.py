@@ -33,7 +33,15 @@ from norse.torch.functional.leaky_integrator_box import (
 )
 
 from frameworks.spec import IF, LI, LIF, ModelSpec
-from frameworks.torch_base import Parameters, SpikeFn, TorchAdapter, li_builder, lif_builder
+from frameworks.torch_base import (
+    LIFModule,
+    LIModule,
+    Parameters,
+    SpikeFn,
+    TorchAdapter,
+    li_builder,
+    lif_builder,
+)
 
 EPS = 1e-6
 
@@ -76,13 +84,8 @@ State = tuple[torch.Tensor, torch.Tensor]
 """A spiking neuron's state: its membrane and its last spikes."""
 
 
-class NorseLIF(torch.nn.Module):
+class NorseLIF(LIFModule):
     """Canonical LIF from Norse's box integrator and the delayed reset (module docstring)."""
-
-    def __init__(self, size: int, theta: float, spike_fn: SpikeFn):
-        super().__init__()
-        self.beta = torch.nn.Parameter(torch.zeros(size))
-        self.theta, self.spike_fn = theta, spike_fn
 
     def reset(self, z: torch.Tensor) -> torch.Tensor:
         """What the previous spikes ``z`` subtract from the membrane: ``theta * z``, detached."""
@@ -109,12 +112,8 @@ class NorseIF(NorseLIF):
         return v + x
 
 
-class NorseLI(torch.nn.Module):
+class NorseLI(LIModule):
     """Canonical leaky-integrator readout from Norse's box integrator."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.beta = torch.nn.Parameter(torch.zeros(size))
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         v = torch.zeros_like(x) if v is None else v

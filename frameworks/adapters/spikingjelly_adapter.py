@@ -34,7 +34,7 @@ from spikingjelly.activation_based import functional
 
 from frameworks.adapters.torch_plain_adapter import TorchPlainAdapter
 from frameworks.spec import LIF
-from frameworks.torch_base import SpikeFn, lif_builder
+from frameworks.torch_base import LIFModule, lif_builder
 
 EPS = 1e-6
 SEMANTICS = (
@@ -43,13 +43,8 @@ SEMANTICS = (
 )
 
 
-class JellyLIF(torch.nn.Module):
+class JellyLIF(LIFModule):
     """A LIF layer by SpikingJelly's ``plif_multi_step`` with a per-neuron canonical ``beta``."""
-
-    def __init__(self, size: int, theta: float, spike_fn: SpikeFn):
-        super().__init__()
-        self.beta = torch.nn.Parameter(torch.zeros(size))
-        self.theta, self.spike_fn = theta, spike_fn
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         beta = self.beta.clamp(EPS, 1 - EPS)

@@ -16,16 +16,11 @@ from typing import ClassVar
 import torch
 
 from frameworks.spec import LI, LIF
-from frameworks.torch_base import SpikeFn, TorchAdapter, li_builder, lif_builder
+from frameworks.torch_base import LIFModule, LIModule, TorchAdapter, li_builder, lif_builder
 
 
-class PlainLIF(torch.nn.Module):
+class PlainLIF(LIFModule):
     """The canonical LIF over a whole sequence ``[T, B, size]``, spikes out."""
-
-    def __init__(self, size: int, theta: float, spike_fn: SpikeFn):
-        super().__init__()
-        self.beta = torch.nn.Parameter(torch.zeros(size))
-        self.theta, self.spike_fn = theta, spike_fn
 
     def integrate(self, v: torch.Tensor, x: torch.Tensor, s: torch.Tensor, beta: torch.Tensor):
         """One step's new membrane from the previous one and spike (the reset term detached)."""
@@ -43,12 +38,8 @@ class PlainLIF(torch.nn.Module):
         return torch.stack(spikes)
 
 
-class PlainLI(torch.nn.Module):
+class PlainLI(LIModule):
     """The canonical leaky-integrator readout over ``[T, B, size]``: its membrane trace."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.beta = torch.nn.Parameter(torch.zeros(size))
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         beta = self.beta.clamp(0, 1)
