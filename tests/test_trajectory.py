@@ -117,3 +117,13 @@ def test_a_departure_shared_by_frameworks_that_follow_each_other_names_them():
     assert (
         "torch_plain: departure" in text and "torch_plain" not in text.split("norse:")[1].split("\n")[0]
     )
+
+
+def test_a_first_step_loss_of_ln_k_is_flagged_as_vacuous():
+    from harness.report.summary import format_summary
+
+    paper = {"hidden": 128, "batch_size": 256, "time_steps": 256}
+    uniform = _row("spyx_core", REFERENCE, loss_first_step=float(np.log(20)), **paper)
+    assert "vacuous: shd H=128 B=256 T=256: the first-step loss is ln 20" in format_summary([uniform])
+    informative = _row("spyx_core", REFERENCE, loss_first_step=3.45)
+    assert "vacuous" not in format_summary([informative])

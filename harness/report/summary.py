@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -61,4 +64,29 @@ def format_summary(rows: list[Row]) -> str:
         )
     if any(r.loss_steps for r in rows):
         text += "\n" + format_trajectories(rows)
-    return text
+    return text + "".join(f"\n{line}" for line in vacuous_first_losses(rows))
+
+
+CLASSES = {"shd": SHD_CLASSES, "nmnist": NMNIST_CLASSES}
+UNIFORM_RTOL = 1e-4
+"""How close to ln K a first-step loss must be to count as uniform logits."""
+
+
+def vacuous_first_losses(rows: list[Row]) -> list[str]:
+    """Warnings for configurations whose reference first-step loss is ln K: the logits are uniform
+    (the readout is about 0, e.g. a silent hidden layer), so any implementation would agree on it.
+
+    With label smoothing too, the cross-entropy of uniform logits is exactly ln K."""
+    warnings = []
+    for row in rows:
+        classes = CLASSES.get(row.task)
+        if row.framework != REFERENCE or row.loss_first_step is None or classes is None:
+            continue
+        if abs(row.loss_first_step - math.log(classes)) <= UNIFORM_RTOL * math.log(classes):
+            cell = f"{row.task} {_size(row)} B={row.batch_size} T={row.time_steps}"
+            uniform = f"ln {classes} = {math.log(classes):.6f}"
+            warnings.append(
+                f"vacuous: {cell}: the first-step loss is {uniform} (uniform logits: the readout is "
+                "about 0), so its agreement holds for any implementation; compare the later steps"
+            )
+    return warnings
