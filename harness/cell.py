@@ -65,6 +65,12 @@ class Cell:
         return cls(**data)
 
     def label(self) -> str:
-        size = f"m={self.width}" if self.task == "nmnist" else f"H={self.hidden}"
+        size = size_label(self)
         shape = f"{size} B={self.batch_size} T={self.time_steps}"
         return f"{self.framework} {self.task} {shape} on {self.device}"
+
+
+def size_label(config: Cell | Any) -> str:
+    """The task's size as tables and labels print it: ``m=<width>`` of N-MNIST, else ``H=<hidden>``
+    (of a ``Cell`` or anything with its ``task``, ``width`` and ``hidden``, e.g. a ``Row``)."""
+    return f"m={config.width}" if config.task == "nmnist" else f"H={config.hidden}"

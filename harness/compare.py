@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
+from harness.cell import size_label
 from harness.errors import SpikebenchError
 from harness.results import CONFIG_FIELDS, Row, read_results
 
@@ -61,7 +62,7 @@ class Verdict:
 
 
 def _row_label(row: Row) -> str:
-    size = f"m={row.width}" if row.task == "nmnist" else f"H={row.hidden}"
+    size = size_label(row)
     return f"{row.framework} {row.task} {size} B={row.batch_size} T={row.time_steps}"
 
 

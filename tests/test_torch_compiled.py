@@ -6,12 +6,14 @@ Tiny sizes (T=4, H=8): each compile of a forward+backward graph costs seconds on
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 from drifted import with_lif
 
 import frameworks
+from frameworks.adapters.spyx_core_adapter import network, to_haiku
 from frameworks.adapters.torch_plain_adapter import PlainLIF, TorchPlainAdapter
 from frameworks.conformance.equivalence import compare, equivalence_batch
 from frameworks.spec import init_weights, nmnist_spec, shd_spec
@@ -160,6 +162,11 @@ def test_the_compiled_conv_net_equals_the_eager_one():
     rng = np.random.default_rng(0)
     spikes = rng.poisson(0.3, (4, spec.time_steps, *spec.input_shape)).astype(np.float32)
     labels = rng.integers(0, spec.n_classes, 4)
+    apply = network(spec, weights, impl="layerwise", unroll=1, return_counts=True).apply
+    readout, counts = apply(to_haiku(spec, weights), jnp.asarray(np.moveaxis(spikes, 1, 0)))
+    rates = [float(c.mean()) / spec.time_steps for c in counts[:2]]
+    assert all(0.05 < rate < 0.6 for rate in rates), rates  # both conv layers fire: not vacuous
+    assert float(jnp.abs(readout).max()) > 0.1
     report = compare(
         frameworks.load("spyx_core"), frameworks.load("torch_compile"), spec, weights, spikes, labels
     )

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from harness.cell import size_label
 from harness.report import machine
 from harness.report.plots import MARKERS
 from harness.results import frame, read_results
@@ -39,7 +40,7 @@ def history_frame(folders: list[Path]) -> pd.DataFrame:
             if r.status != "ok":
                 continue
             stem = _STEMS.get(r.task, "epoch_s")
-            size = f"m={r.width}" if r.task == "nmnist" else f"H={r.hidden}"
+            size = size_label(r)
             cell = f"{r.framework} {r.task} {size} B={r.batch_size} T={r.time_steps} N={r.n_samples}"
             values = {k: getattr(r, f"{stem}_{k}") for k in ("median", "min", "max")}
             records.append({"commit": commit, "cell": cell, **values})

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullLocator
 
+from harness.cell import size_label
 from harness.report.published import published
 from harness.report.tables import SIZE_LABEL, TABLE, framework_order
 
@@ -168,7 +169,7 @@ def plot_trajectories(table: pd.DataFrame, reference: str, path: Path, where: st
     deviations.set_xlabel("training step (all epochs, warm-up first)")
     losses.legend(fontsize=8)
     deviations.legend(fontsize=8)
-    size = f"m={ref.width}" if ref.task == "nmnist" else f"H={ref.hidden}"
+    size = size_label(ref)
     what = f"{ref.task} {size} B={ref.batch_size} T={ref.time_steps}, {ref.data} data"
     losses.set_title(f"Loss trajectories against {reference}: {what}" + (f"\n{where}" if where else ""))
     figure.tight_layout()

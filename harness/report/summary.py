@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
+from harness.cell import size_label
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -17,10 +18,6 @@ def _seconds(value: float | None, digits: int = 3) -> str:
 
 def _count(value: int | None) -> str:
     return "" if value is None or pd.isna(value) else str(int(value))
-
-
-def _size(row) -> str:
-    return f"m={row.width}" if row.task == "nmnist" else f"H={row.hidden}"
 
 
 def format_summary(rows: list[Row]) -> str:
@@ -42,7 +39,7 @@ def format_summary(rows: list[Row]) -> str:
                 "status": r.status if r.status == "ok" else f"{r.status}: {r.reason[:60]}",
                 "device": r.device,
                 "data": r.data,
-                "size/B/T/N": f"{_size(r)}/{r.batch_size}/{r.time_steps}/{_count(r.n_samples)}",
+                "size/B/T/N": f"{size_label(r)}/{r.batch_size}/{r.time_steps}/{_count(r.n_samples)}",
                 "compile_s": "" if pd.isna(r.compile_s) else _seconds(r.compile_s, 2),
                 "epoch0_s": _seconds(r.first_epoch_s),
                 "epoch_s median [min-max]": spread,
@@ -84,7 +81,7 @@ def vacuous_first_losses(rows: list[Row]) -> list[str]:
         if row.framework != REFERENCE or row.loss_first_step is None or classes is None:
             continue
         if abs(row.loss_first_step - math.log(classes)) <= UNIFORM_RTOL * math.log(classes):
-            cell = f"{row.task} {_size(row)} B={row.batch_size} T={row.time_steps}"
+            cell = f"{row.task} {size_label(row)} B={row.batch_size} T={row.time_steps}"
             uniform = f"ln {classes} = {math.log(classes):.6f}"
             warnings.append(
                 f"vacuous: {cell}: the first-step loss is {uniform} (uniform logits: the readout is "
