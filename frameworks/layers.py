@@ -15,6 +15,8 @@ build it; ``docs/adding-a-framework.md`` shows one.
 Initial weights follow Haiku's defaults (TruncNormal cut at two standard deviations): Linear and
 Conv2d ``TruncNormal(0, 1 / sqrt(fan_in))``, decays ``TruncNormal(0.5, 0.25)``; a layer draws its
 parameters in the order its ``initial_weights`` lists them, which fixes the values for a seed.
+``frameworks.spec.init_weights`` then scales Linear and Conv2d weights by the spec's
+``weight_gain`` (docs/initialisation.md).
 """
 
 from __future__ import annotations
