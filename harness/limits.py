@@ -33,7 +33,9 @@ from harness.results import Row
 LIMITS = "limits"
 """The environment's key of the measured limits, one entry per device kind."""
 PEAK_SIZE = 2048
+"""Side of the square float32 matmul whose rate is the device's peak (``harness.floor``)."""
 REPEATS = 5
+"""Timed samples per measurement; the median is kept."""
 TIMEOUT_S = 1800.0
 
 
