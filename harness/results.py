@@ -128,6 +128,18 @@ class Row:
     graph_breaks: int | None = None
     recompiles: int | None = None
     graph_break_reasons: list[str] = field(default_factory=list)
+    # Against the device's limit (harness.limits, docs/limits.md): the step's matmul and
+    # convolution FLOPs and the ops they come from (frameworks.flops), the rate achieved (FLOPs
+    # over seconds per step), the device's float32 matmul peak and the fraction of it achieved,
+    # the dense floor (those ops timed alone on the device, summed; seconds per step) and seconds
+    # per step over that floor. None where not measured.
+    flops_per_step: int | None = None
+    synaptic_ops: list[dict[str, Any]] = field(default_factory=list)
+    achieved_flops_per_s: float | None = None
+    peak_flops_per_s: float | None = None
+    fraction_of_peak: float | None = None
+    dense_floor_s: float | None = None
+    floor_ratio: float | None = None
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)

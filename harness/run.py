@@ -14,13 +14,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
 
-from harness import claims
+from harness import claims, limits
 from harness.cell import Cell
 from harness.devices import Slot
 from harness.errors import SpikebenchError
@@ -70,6 +70,16 @@ class _Results:
         merged = {**self.rows, **merged, **self.written}
         self.rows = merged
         write_results(self.out, list(merged.values()), self.environment)
+
+    def rewrite(self, environment: dict, fill: Callable[[Row], None]) -> None:
+        """Saves ``environment`` and every row of the folder after ``fill(row)`` changed it."""
+        if (self.out / "results.json").exists():
+            found = {r.cell_key: r for r in read_results(self.out)[0] if r.cell_key}
+            self.rows = {**self.rows, **found, **self.written}
+        for row in self.rows.values():
+            fill(row)
+        self.environment = environment
+        write_results(self.out, list(self.rows.values()), environment)
 
 
 @contextmanager
@@ -156,6 +166,41 @@ def _interrupt(running: dict[Slot, tuple[Cell, PendingCell]], results: _Results)
         tqdm.write(f"interrupted  {cell.label()}")
 
 
+def _measure_limits(
+    results: _Results, device: str, executor: Executor, options: limits.LimitOptions
+) -> None:
+    """The device's peak and dense floors for the folder's rows (``harness.limits``), measured in
+    one worker process after the last cell has ended, then filled into the rows.
+
+    After the cells and in a process of its own, so that timings stay honest: no cell is being
+    timed while it runs (the queue has ended; no slot is busy), and the runner never starts JAX or
+    an accelerator itself, whose runtime, threads and memory pool would otherwise sit beside every
+    cell it times. Not before the cells: an op's shape is known once a worker has built the spec
+    from the data it loaded (a real dataset's channels and frame size decide it).
+    """
+    if not executor.runs_here:
+        tqdm.write(f"limits not measured: the cells ran on {executor.name}'s machines, not here")
+        return
+    rows = [r for r in results.rows.values() if r.device == device and r.synaptic_ops]
+    rows = [r for r in rows if r.status == "ok"]
+    if not rows:
+        return
+    try:
+        environment = limits.measure_missing(
+            rows, results.environment, device, executor.slots()[0], options
+        )
+    except RuntimeError as error:  # the rows keep their times; only the limits are missing
+        tqdm.write(f"limits not measured: {error}", file=sys.stderr)
+        return
+    measured = environment[limits.LIMITS][device]
+
+    def fill(row: Row) -> None:
+        if row.device == device:
+            limits.complete(row, measured)
+
+    results.rewrite(environment, fill)
+
+
 def run_cells(
     cells: list[Cell],
     out: Path,
@@ -166,6 +211,7 @@ def run_cells(
     executor: Executor | None = None,
     max_parallel: int | None = None,
     wait: bool = False,
+    limit_options: limits.LimitOptions | None = None,
 ) -> list[Row]:
     """Runs every cell not already finished in ``out``, saving its row as soon as it ends.
 
@@ -176,6 +222,8 @@ def run_cells(
         executor: where cells run (default: ``LocalExecutor``, one worker process at a time).
         max_parallel: at most this many cells at once (default: one per executor slot).
         wait: if another run holds ``out``, wait for it instead of refusing.
+        limit_options: measure the device's limits after the cells and fill them into the rows
+            (``_measure_limits``); None leaves them unmeasured.
 
     Returns:
         The rows of ``cells``, in order.
@@ -196,4 +244,6 @@ def run_cells(
             for other in others:
                 tqdm.write(claims.warning(other), file=sys.stderr)
             _run_queue(todo, executor, results, timeout, max_parallel)
+            if limit_options is not None:
+                _measure_limits(results, device, executor, limit_options)
         return [results.rows[cell.key()] for cell in cells]

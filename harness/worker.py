@@ -31,7 +31,7 @@ from frameworks.spec import (
     nmnist_spec,
     shd_spec,
 )
-from harness import datasets
+from harness import datasets, limits
 from harness.cell import Cell
 from harness.environment import git_commit
 from harness.errors import SpikebenchError
@@ -192,6 +192,7 @@ def run_micro(adapter: Adapter, cell: Cell, row: Row) -> None:
         raise SpikebenchError(f"a micro cell's layer is n x n: channels == hidden (n); got {given}")
     spec = micro_spec(cell.hidden, time_steps=cell.time_steps, **_spec_options(cell))
     record_spec(row, spec)
+    limits.record_flops(row, spec, cell.batch_size)
     row.data = f"random spikes, Bernoulli({MICRO_INPUT_RATE:g}), seed {cell.seed}"
     row.n_samples, row.epochs = cell.batch_size, 0
     spikes = micro_input(spec, batch_size=cell.batch_size, seed=cell.seed)
@@ -233,6 +234,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     row.steps_per_epoch = len(data) // cell.batch_size
     spec = model_spec(cell, data)
     record_spec(row, spec)
+    limits.record_flops(row, spec, cell.batch_size)
     session = adapter.session(
         spec,
         init_weights(spec, seed=cell.seed),
@@ -269,6 +271,7 @@ def run_cell(cell: Cell) -> Row:
     except Exception as error:  # a framework may fail in any way; the row records how
         row.status, row.reason = "failed", _failure(error)
         traceback.print_exc()
+    limits.complete(row)  # the achieved rate; the runner adds the device's limits after the cells
     row.wall_s = time.perf_counter() - start
     return row
 

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from frameworks.flops import step_flops
+from frameworks.spec import shd_spec
 from harness import cli
 from harness.results import SCHEMA, read_results
 
@@ -27,7 +29,7 @@ def test_cli_run_end_to_end(tmp_path):
         sys.executable, "-m", "harness.cli", "run", "--device", "cpu", "--data", "synthetic",
         "--frameworks", "spyx_core,snntorch,norse",
         "--hidden", "16", "--time-steps", "16", "--batch-size", "8",
-        "--samples", "16", "--epochs", "2", "--out", str(out),
+        "--samples", "16", "--epochs", "2", "--out", str(out), "--peak-size", "64",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -38,6 +40,16 @@ def test_cli_run_end_to_end(tmp_path):
     assert max(losses) - min(losses) <= 1e-4 * abs(losses[0])
     assert env["git_commit"] is not None and "jax" in env["versions"]
     assert "largest relative deviation from spyx_core" in done.stdout
+    # Against the device's limit: measured after the cells, once for the shapes they share.
+    spec = shd_spec(channels=rows[0].channels, hidden=16, time_steps=16)
+    assert all(r.flops_per_step == step_flops(spec, 8) for r in rows)
+    for r in rows:
+        step_s = r.epoch_s_median / r.steps_per_epoch
+        assert r.floor_ratio == pytest.approx(step_s / r.dense_floor_s) and r.dense_floor_s > 0
+        assert r.fraction_of_peak == pytest.approx(r.flops_per_step / step_s / r.peak_flops_per_s)
+    assert env["limits"]["cpu"]["peak_size"] == 64
+    header = next(line for line in done.stdout.splitlines() if line.startswith("framework"))
+    assert "GFLOP/step" in header and "x floor" in header and "% peak" in header
 
 
 def _one_line_error(capsys) -> str:

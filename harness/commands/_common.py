@@ -1,6 +1,7 @@
 """Every flag and argument type that several subcommands share, each defined once.
 
-``--frameworks --device --epochs --samples --seed --timeout --out --data --data-dir``: a command
+``--frameworks --device --epochs --samples --seed --timeout --out --data --data-dir``, and the
+limit measurement's ``--peak-size --no-limits``: a command
 adds the ones it takes with ``add_*`` (the defaults a command chooses, such as which frameworks,
 are its own and named in the help). The ``type=`` parsers raise ``argparse.ArgumentTypeError``, so
 argparse reports a bad value as a usage error (exit 2).
@@ -15,6 +16,7 @@ import frameworks
 from frameworks.adapter import DEVICES
 from harness.datasets import DATA_ENV, SOURCES
 from harness.environment import best_device
+from harness.limits import PEAK_SIZE, LimitOptions
 
 WARMUP_EPOCHS = 1
 """Epochs of a timed cell that are not timed: the first (compile and first-step overheads)."""
@@ -165,3 +167,24 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
         "$XDG_CACHE_HOME/spikebench/data or ~/.cache/spikebench/data)",
     )
     return group
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    """``--peak-size N`` (the peak matmul's side) and ``--no-limits`` (dest ``no_limits``)."""
+    group = parser.add_argument_group("limits (docs/limits.md)")
+    group.add_argument(
+        "--peak-size",
+        type=positive,
+        default=PEAK_SIZE,
+        help=f"side of the float32 square matmul whose rate is the device's peak (default {PEAK_SIZE})",
+    )
+    group.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="do not measure the device's peak and dense floors after the cells",
+    )
+
+
+def limit_options(args: argparse.Namespace) -> LimitOptions | None:
+    """The limit measurement ``add_limits``' flags ask for; None with ``--no-limits``."""
+    return None if args.no_limits else LimitOptions(peak_size=args.peak_size)

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_out(parser, "results/<timestamp>-<grid>-<device>")
     _common.add_timeout(parser)
     _executor_flags.add_arguments(parser)
+    _common.add_limits(parser)
     add("--retry-failed", action="store_true", help="recompute cells that failed before")
 
 
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         executor=_executor_flags.executor_from_args(args, device, out, len(cells)),
         **_executor_flags.run_options(args),
+        limit_options=_common.limit_options(args),
     )
     report = write_report(out)
     print(report.read_text())

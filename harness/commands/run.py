@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_data_arguments(parser)
     _common.add_timeout(parser)
     _executor_flags.add_arguments(parser)
+    _common.add_limits(parser)
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
@@ -79,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"spikebench: {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr)
     executor = _executor_flags.executor_from_args(args, device, out, len(cells))
     rows = run_cells(
-        cells, out, env, timeout=args.timeout, executor=executor, **_executor_flags.run_options(args)
+        cells,
+        out,
+        env,
+        timeout=args.timeout,
+        executor=executor,
+        **_executor_flags.run_options(args),
+        limit_options=_common.limit_options(args),
     )
     print(format_summary(rows))
     print(f"\nresults: {out / 'results.csv'}, {out / 'results.json'}")

@@ -17,6 +17,7 @@ from harness.report.tables import (
     benchmark_table,
     compiled_table,
     epoch_table,
+    limits_table,
     micro_details_table,
     micro_table,
     resources_table,
@@ -66,6 +67,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
             lines += [resources.to_markdown(index=False), ""]
         lines += [f"![{name}]({plot_epochs(frame, task, out, machine(environment)).name})", ""]
+        lines += _limits_section(frame, task, out, machine(environment))
         lines += _trajectory_section([r for r in rows if r.task == task], out, machine(environment))
     if benchmarks:
         lines += [
@@ -183,7 +185,40 @@ def _micro_section(frame: pd.DataFrame, out: Path, where: str) -> list[str]:
             + "; ".join(f"{name}: {source}" for name, source in sources.items()),
             "",
         ]
-    return [*lines, f"![micro]({plot_micro(frame, out, where).name})", ""]
+    return [*lines, f"![micro]({plot_micro(frame, out, where).name})", "",
+            *_limits_section(frame, "micro", out, where)]  # fmt: skip
+
+
+def _limits_section(frame: pd.DataFrame, task: str, out: Path, where: str) -> list[str]:
+    """Every ok row against the device's limit (``limits_table``) and its plot, as report lines;
+    nothing when no row of ``task`` has its FLOPs."""
+    from harness.report.plots import plot_limits
+
+    part = frame[frame.task == task]
+    if part.flops_per_step.isna().all():
+        return []
+    name = TABLE.get(task, task)
+    table = limits_table(frame, task)
+    table.to_csv(out / f"{name}-limits.csv", index=False)
+    return [
+        f"### {name}: against the device's limit",
+        "",
+        _LIMITS_NOTE,
+        "",
+        table.to_markdown(index=False),
+        "",
+        f"![{name} limits]({plot_limits(frame, task, out, where).name})",
+        "",
+    ]
+
+
+_LIMITS_NOTE = (
+    "FLOPs: the step's matmuls and convolutions, forward, weight gradients and input gradients "
+    "(2 per multiply-add; elementwise work not counted). Dense floor: those ops timed alone at "
+    "their shapes on the device, summed; x floor: seconds per step over it. % peak: achieved "
+    "FLOP/s over the device's float32 square-matmul rate. Both measured by the run after its "
+    "cells (docs/limits.md)."
+)
 
 
 _MICRO_PROTOCOL = (

@@ -176,3 +176,49 @@ def plot_trajectories(table: pd.DataFrame, reference: str, path: Path, where: st
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_limits(frame: pd.DataFrame, task: str, out: Path, where: str = "") -> Path:
+    """Roofline-style bars: each framework's achieved GFLOP/s per configuration (log axis), the
+    rate of the configuration's dense floor (its FLOPs over the floor's seconds: the step's matmuls
+    and convolutions alone) as a black tick over its group, and the device's matmul peak dashed."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    configs = sorted(set(zip(part["size"], part.batch_size, part.time_steps, strict=True)))
+    names = framework_order(part)
+    styles = _styles(names, MEASURED_STYLE)
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(max(7, 1.7 * len(configs)) + 3.5, 5))
+    x = np.arange(len(configs))
+    for i, name in enumerate(names):
+        rows = part[part.framework == name].set_index(["size", "batch_size", "time_steps"])
+        rates = [rows.achieved_flops_per_s.get(c, np.nan) / 1e9 for c in configs]
+        colour, hatch = styles[name]
+        ax.bar(x + i * width, rates, width, label=name, color=colour, hatch=hatch,
+               edgecolor="black", linewidth=0.5)  # fmt: skip
+    floors = part.assign(rate=part.flops_per_step / part.dense_floor_s / 1e9)
+    floor_rates = floors.groupby(["size", "batch_size", "time_steps"]).rate.median()
+    ticks = [floor_rates.get(c, np.nan) for c in configs]
+    centres = x + width * (len(names) - 1) / 2
+    ax.hlines(ticks, x - width / 2, x + width * (len(names) - 0.5), color="black", linewidth=2,
+              label="dense floor rate (FLOPs / floor s)", zorder=3)  # fmt: skip
+    peaks = part.peak_flops_per_s.dropna()
+    if len(peaks):
+        ax.axhline(peaks.median() / 1e9, color="tab:red", linestyle="--", label="device peak")
+    ax.set_yscale("log")
+    ax.set_xticks(centres)
+    label = SIZE_LABEL.get(task, "size")
+    ax.set_xticklabels([f"{label}={s}\nB={b} T={t}" for s, b, t in configs])
+    ax.set_ylabel("achieved GFLOP/s: matmul and conv FLOPs / s per step (log scale)")
+    devices = ", ".join(sorted(d for d in part.device_name.unique() if d)) or "unknown device"
+    ax.set_title(
+        f"{TABLE.get(task, task)} ({task}): achieved rate against the device's limit, "
+        f"on {where or devices}\npeak: float32 square matmul; floor: the step's own matmuls and "
+        "convolutions timed alone",
+        fontsize=10,
+    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    path = out / f"{TABLE.get(task, task)}-limits.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,4 +1,5 @@
-"""The table printed at the end of a run: one line per cell, ratios against the reference."""
+"""The table printed at the end of a run: one line per cell, ratios against the reference and the
+device's limit (the time's multiple of the dense floor, the fraction of the peak achieved)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 
 from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.cell import size_label
+from harness.report.tables import percent_of_peak, times_floor
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -44,12 +46,18 @@ def format_summary(rows: list[Row]) -> str:
                 "epoch0_s": _seconds(r.first_epoch_s),
                 "epoch_s median [min-max]": spread,
                 f"x {REFERENCE}": f"{r.vs_reference:.3g}" if pd.notna(r.vs_reference) else "",
+                "GFLOP/step": "" if pd.isna(r.flops_per_step) else f"{r.flops_per_step / 1e9:.3g}",
+                "x floor": times_floor(r.floor_ratio),
+                "% peak": percent_of_peak(r.fraction_of_peak),
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
                 "peak_MiB": memory,
             }
         )
-    text = pd.DataFrame(lines).to_string(index=False)
+    shown = pd.DataFrame(lines)
+    if table.flops_per_step.isna().all():  # rows from before the limits: nothing to show
+        shown = shown.drop(columns=["GFLOP/step", "x floor", "% peak"])
+    text = shown.to_string(index=False)
     inexact = table[table.semantics.fillna("") != ""]
     for _, r in inexact.drop_duplicates("framework").iterrows():
         text += f"\n{r.framework} is not the canonical model: {r.semantics}"
@@ -58,6 +66,13 @@ def format_summary(rows: list[Row]) -> str:
         text += (
             f"\nloss_first_step: largest relative deviation from {REFERENCE} "
             f"{deviations.max():.2e} (same weights, same first batch)"
+        )
+    peaks = table.peak_flops_per_s.dropna()
+    if len(peaks):
+        text += (
+            f"\nx floor: seconds per step over the dense floor (the step's matmuls and convolutions "
+            f"timed alone on the device); % peak: achieved FLOP/s over the device's float32 matmul "
+            f"peak, {peaks.iloc[0] / 1e9:.3g} GFLOP/s (docs/limits.md)"
         )
     if any(r.loss_steps for r in rows):
         text += "\n" + format_trajectories(rows)

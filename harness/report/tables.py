@@ -6,7 +6,9 @@ beside the published numbers, and every row's resources (seconds per epoch, comp
 memory and where it comes from, and how the framework compiled), and each compiled variant beside
 its eager framework (speed-up, compile cost, break-even epochs, graphs). The micro-benchmark:
 milliseconds per forward and per forward+backward call beside the published anchors, and the timed calls,
-compile seconds and peak memory. Also pytest-benchmark JSON as one table.
+compile seconds and peak memory. Beside every time: its multiple of the dense floor (``x floor``)
+and the fraction of the device's matmul peak it achieves (``% peak``), and every row against the
+device's limit in ``limits_table`` (docs/limits.md). Also pytest-benchmark JSON as one table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from frameworks import ALIASES
 from harness.errors import SpikebenchError
+from harness.limits import step_seconds
 from harness.report.published import published
 from harness.results import CONFIG_FIELDS, REFERENCE
 
@@ -36,6 +39,29 @@ def _fmt_ms(value) -> str:
     if value is None or pd.isna(value) or value < 100:
         return _fmt(value)
     return f"{value:.0f}"
+
+
+def times_floor(value) -> str:
+    """A floor ratio as ``4.2x`` (blank when not measured)."""
+    return "" if value is None or pd.isna(value) else f"{value:.3g}x"
+
+
+def percent_of_peak(value) -> str:
+    """A fraction of the peak as a percentage, ``12.5%`` (blank when not measured)."""
+    return "" if value is None or pd.isna(value) else f"{100 * value:.3g}%"
+
+
+def limits_measured(part: pd.DataFrame) -> bool:
+    """Whether any row of ``part`` has its floor or peak measured: the tables show ``x floor`` and
+    ``% peak`` only then, so that folders from before the limits read as they were written."""
+    return bool(part.floor_ratio.notna().any() or part.fraction_of_peak.notna().any())
+
+
+def _limit_columns(record: dict, framework: str, r) -> dict:
+    """``framework``'s ``x floor`` and ``% peak`` of row ``r`` (None: blank) into ``record``."""
+    record[f"{framework} x floor"] = "" if r is None else times_floor(r.floor_ratio)
+    record[f"{framework} % peak"] = "" if r is None else percent_of_peak(r.fraction_of_peak)
+    return record
 
 
 def _fmt_count(value) -> str:
@@ -63,7 +89,8 @@ def framework_order(part: pd.DataFrame) -> list[str]:
 
 
 def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Seconds per epoch, median [min-max], one column per framework, plus factors vs the reference."""
+    """Seconds per epoch, median [min-max], one column per framework, each beside its multiple of
+    the dense floor and its fraction of the device's peak, plus factors vs the reference."""
     part = frame[frame.task == task]
     label = SIZE_LABEL.get(task, "size")
     keys = sorted(set(zip(part["size"], part.batch_size, strict=True)))
@@ -71,6 +98,11 @@ def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     for framework in framework_order(part):
         rows = part[part.framework == framework].set_index(["size", "batch_size"])
         out[framework] = [spread_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
+        if limits_measured(part):
+            limits = [_limit_columns({}, framework, rows.loc[k] if k in rows.index else None)
+                      for k in out.index]  # fmt: skip
+            for column in (f"{framework} x floor", f"{framework} % peak"):
+                out[column] = [cells[column] for cells in limits]
         if framework != REFERENCE:
             out[f"{framework} / {REFERENCE}"] = [
                 _fmt(rows.loc[k].vs_reference, 3) + "x"
@@ -119,6 +151,8 @@ def micro_table(frame: pd.DataFrame) -> pd.DataFrame:
             r = rows.iloc[0]
             record[f"{framework} forward ms"] = spread_cell(r, "forward_s", 1e3, _fmt_ms)
             record[f"{framework} fwd+bwd ms"] = spread_cell(r, "step_s", 1e3, _fmt_ms)
+            if limits_measured(part):
+                _limit_columns(record, framework, r)
             if framework != REFERENCE and len(ref_step) and pd.notna(r.step_s_median):
                 record[f"{framework} / {REFERENCE}"] = _fmt(r.step_s_median / ref_step.iloc[0]) + "x"
         for p in published("micro"):
@@ -175,7 +209,8 @@ def benchmark_table(paths: list[Path]) -> pd.DataFrame:
 
 
 def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Every ok row: seconds per epoch, compile seconds, peak memory (MiB) and its source."""
+    """Every ok row: seconds per epoch (its multiple of the floor and fraction of the peak, where
+    measured), compile seconds, peak memory (MiB) and its source."""
     part = frame[(frame.task == task) & (frame.status == "ok")]
     label = SIZE_LABEL.get(task, "size")
     records = [
@@ -186,6 +221,8 @@ def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
             "T": r["time_steps"],
             "epoch s": spread_cell(r),
             f"x {REFERENCE}": _fmt(r["vs_reference"], 3) + "x" if pd.notna(r["vs_reference"]) else "",
+            "x floor": times_floor(r["floor_ratio"]),
+            "% peak": percent_of_peak(r["fraction_of_peak"]),
             "compile s": _fmt(r["compile_s"]),
             "peak MiB": _fmt(_mib(r["peak_memory_bytes"]), 4),
             "memory source": r["peak_memory_source"],
@@ -193,7 +230,8 @@ def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         }
         for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
     ]
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    return table if limits_measured(part) else table.drop(columns=["x floor", "% peak"], errors="ignore")
 
 
 def eager_twin(framework: str) -> str:
@@ -240,3 +278,32 @@ def compiled_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         record["graphs / breaks / recompiles"] = " / ".join(_fmt_count(c) for c in counts)
         records.append(record)
     return blank_filled(records)
+
+
+def _giga(value) -> str:
+    """A rate or count in units of 1e9 (blank when not measured)."""
+    return "" if value is None or pd.isna(value) else _fmt(value / 1e9)
+
+
+def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok row against the device's limit: GFLOP per step, seconds per step and its dense
+    floor, their ratio, the achieved GFLOP/s, the device's peak and the fraction of it achieved."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    label = SIZE_LABEL.get(task, "size")
+    records = [
+        {
+            "framework": r["framework"],
+            label: r["size"],
+            "B": r["batch_size"],
+            "T": r["time_steps"],
+            "GFLOP/step": _giga(r["flops_per_step"]),
+            "s/step": _fmt(step_seconds(r)),
+            "floor s/step": _fmt(r["dense_floor_s"]),
+            "x floor": times_floor(r["floor_ratio"]),
+            "GFLOP/s": _giga(r["achieved_flops_per_s"]),
+            "peak GFLOP/s": _giga(r["peak_flops_per_s"]),
+            "% peak": percent_of_peak(r["fraction_of_peak"]),
+        }
+        for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
+    ]
+    return pd.DataFrame.from_records(records)
