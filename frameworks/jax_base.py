@@ -5,8 +5,11 @@ A JAX adapter implements one hook, ``JaxAdapter.network(spec, weights) -> apply`
 ``apply(params, x [T, B, ...]) -> readout [T, B, K]`` (or a spiking output layer's spikes) over
 Haiku-style parameters ``{"layer_<i>": {"w": ...}}`` (``to_haiku``; untrained decays are the
 network's constants). Loss, Adam, the shared sample order, staging on the device and the timed
-programs are the same for every JAX adapter. ``STATELESS_MODULES`` builds the stateless layers as
-Haiku modules, for networks that take them from here (spyx_core's).
+programs are the same for every JAX adapter. An adapter whose users run the network batch-first
+(Haiku's ``dynamic_unroll(time_major=False)``) sets ``batch_first``: its ``apply`` then maps
+``[B, T, ...]`` to ``[B, T, K]``, and the base feeds it batch-first batches, unpacked so on the
+device, and turns only its output time-major for the loss. ``STATELESS_MODULES`` builds the
+stateless layers as Haiku modules, for networks that take them from here (spyx_core's).
 """
 
 from __future__ import annotations
@@ -81,16 +84,44 @@ def from_haiku(params: hk.Params) -> dict[str, np.ndarray]:
     }
 
 
-def stage(data: SpikeData) -> tuple[spyx_core.StagedData, spyx_core.Decode]:
-    """The host dataset in its device form and the decoder the compiled step unpacks it with.
+def unpack_bits_batch_first(packed: jax.Array, time_steps: int) -> jax.Array:
+    """Bit-packed spikes ``[B, ceil(T / 8), ...]`` as uint8 ``[B, T, ...]``: ``jnp.unpackbits`` along
+    time, batch first, as Spyx's examples unpack each batch on the device."""
+    return jnp.unpackbits(packed, axis=1, count=time_steps)
+
+
+def unpack_counts_batch_first(planes: jax.Array, time_steps: int) -> jax.Array:
+    """``spyx_core.unpack_counts`` with the batch first: counts ``[B, T, ...]``."""
+    return jnp.swapaxes(spyx_core.unpack_counts(planes, time_steps), 0, 1)
+
+
+_DECODES: dict[tuple[str, bool], spyx_core.Decode] = {
+    ("bits", False): spyx_core.unpack_time,
+    ("counts", False): spyx_core.unpack_counts,
+    ("bits", True): unpack_bits_batch_first,
+    ("counts", True): unpack_counts_batch_first,
+}
+"""(encoding, batch first) -> the decoder the compiled step unpacks a staged batch with."""
+
+
+def stage(
+    data: SpikeData, *, batch_first: bool = False
+) -> tuple[spyx_core.StagedData, spyx_core.Decode]:
+    """The host dataset in its device form and the decoder the compiled step unpacks it with
+    (time-major batches, or batch-first ones for a ``batch_first`` network).
 
     Binary spikes stay bit-packed along time; counts become time-packed bit planes
     (``spyx_core.pack_counts``): exact, and a few bits per count instead of a byte.
     """
     labels = data.labels.astype(np.int32)
-    if data.encoding == "counts":
-        return spyx_core.StagedData(spyx_core.pack_counts(data.packed), labels), spyx_core.unpack_counts
-    return spyx_core.StagedData(data.packed, labels), spyx_core.unpack_time
+    packed = spyx_core.pack_counts(data.packed) if data.encoding == "counts" else data.packed
+    return spyx_core.StagedData(packed, labels), _DECODES[data.encoding, batch_first]
+
+
+def time_major_output(apply: Apply) -> Apply:
+    """A batch-first network whose output is turned time-major (``[B, T, K]`` -> ``[T, B, K]``), the
+    layout of the loss, the accuracy and the ``Kernels`` output."""
+    return lambda params, x: jnp.swapaxes(apply(params, x), 0, 1)
 
 
 def _hash_shuffle(key: jax.Array, n: int) -> jax.Array:
@@ -137,6 +168,9 @@ class JaxAdapter(AdapterBase):
 
     packages: tuple[str, ...] = ("jax", "jaxlib", "dm-haiku", "optax")
     matmul_precision: str = MATMUL_PRECISION
+    batch_first: bool = False
+    """Whether ``network``'s ``apply`` maps batch-first ``[B, T, ...]`` to ``[B, T, K]`` (module
+    docstring); False: time-major in and out."""
 
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
         """The spec's network as a pure ``apply(params, x)`` (module docstring).
@@ -165,15 +199,24 @@ class JaxAdapter(AdapterBase):
         found = self._device(device)
         return f"{found.platform}: {found.device_kind}"
 
+    def layout(self, spikes: np.ndarray) -> np.ndarray:
+        """Batch-first host spikes ``[B, T, ...]`` in the layout ``network`` takes."""
+        return spikes if self.batch_first else np.moveaxis(spikes, 1, 0)
+
+    def time_major_network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
+        """``network``, its output time-major whichever layout it runs in (``time_major_output``)."""
+        apply = self.network(spec, weights)
+        return time_major_output(apply) if self.batch_first else apply
+
     def readout(self, spec, weights, spikes):
-        x = jnp.asarray(np.moveaxis(spikes, 1, 0), jnp.float32)
+        x = jnp.asarray(self.layout(spikes), jnp.float32)
         with jax.default_matmul_precision(self.matmul_precision):
-            out = jax.jit(self.network(spec, weights))(to_haiku(spec, weights), x)
+            out = jax.jit(self.time_major_network(spec, weights))(to_haiku(spec, weights), x)
         return np.asarray(out)
 
     def loss_and_grads(self, spec, weights, spikes, labels):
-        apply, loss = self.network(spec, weights), _loss(spec)
-        x = jnp.asarray(np.moveaxis(spikes, 1, 0), jnp.float32)
+        apply, loss = self.time_major_network(spec, weights), _loss(spec)
+        x = jnp.asarray(self.layout(spikes), jnp.float32)
 
         def objective(params):
             return loss(apply(params, x), jnp.asarray(labels))
@@ -187,7 +230,8 @@ class JaxAdapter(AdapterBase):
 
     def kernels(self, spec, weights, spikes, *, device):
         apply, found = self.network(spec, weights), self._device(device)
-        kernels = _Kernels(apply, spec, weights, spikes, found, self.matmul_precision)
+        x, precision = self.layout(spikes), self.matmul_precision
+        kernels = _Kernels(apply, spec, weights, x, found, precision, batch_first=self.batch_first)
         kernels.compile_kind = f"jax lower+compile (forward; forward+backward; {self.describe()})"
         return kernels
 
@@ -216,9 +260,9 @@ class _Session:
         self.precision = adapter.matmul_precision
         self.spec, self.seed, self.device = spec, seed, device
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
-        staged, decode = stage(data)
+        staged, decode = stage(data, batch_first=adapter.batch_first)
         trainer = trainer_for(
-            adapter.network(spec, weights),
+            adapter.time_major_network(spec, weights),
             spec,
             batch_size=batch_size,
             time_steps=data.time_steps,
@@ -278,17 +322,27 @@ class _Kernels:
     jitted programs, lowered and compiled in ``compile``, on parameters and input staged once.
 
     The memory plan of the forward+backward program stands for the peak where the device reports
-    none (``peak_memory``): it computes the forward too, so it is the larger of the two.
+    none (``peak_memory``): it computes the forward too, so it is the larger of the two. The input
+    ``x`` comes in the network's layout; a ``batch_first`` output turns time-major on the host, in
+    ``output``, outside the timed calls.
     """
 
     compile_kind = "jax lower+compile (forward; forward+backward)"
 
     def __init__(
-        self, apply, spec: ModelSpec, weights: dict[str, np.ndarray], spikes, device, precision: str
+        self,
+        apply,
+        spec: ModelSpec,
+        weights: dict[str, np.ndarray],
+        x,
+        device,
+        precision: str,
+        *,
+        batch_first: bool = False,
     ):
-        self.device, self.precision = device, precision
+        self.device, self.precision, self.batch_first = device, precision, batch_first
         self.params = jax.device_put(to_haiku(spec, weights), device)
-        self.x = jax.device_put(np.ascontiguousarray(np.moveaxis(spikes, 1, 0)), device)
+        self.x = jax.device_put(np.ascontiguousarray(x), device)
 
         def total(params: hk.Params, x: jax.Array) -> jax.Array:
             return apply(params, x).sum()
@@ -320,7 +374,8 @@ class _Kernels:
         return peak_memory(self.device, self._compiled[1] if self._compiled else None)
 
     def output(self, handle: jax.Array) -> np.ndarray:
-        return np.asarray(handle)
+        out = np.asarray(handle)
+        return np.moveaxis(out, 1, 0) if self.batch_first else out
 
     def gradients(self, handle: hk.Params) -> dict[str, np.ndarray]:
         return from_haiku(jax.device_get(handle))

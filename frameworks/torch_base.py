@@ -343,12 +343,16 @@ class TorchAdapter(AdapterBase):
 
             self.compiler = Compiler(compile)
 
+    def neuron_table(self) -> dict[type[NeuronLayer], NeuronBuilder]:
+        """The neuron builders this instance uses: ``neurons``, unless a variant chooses others."""
+        return self.neurons
+
     def build(self, spec: ModelSpec, spike_fn: SpikeFn) -> torch.nn.Module:
         """The framework's module for ``spec``, with ``canonical`` parameters (module docstring)."""
         return CanonicalNet(
             spec,
             spike_fn,
-            self.neurons,
+            self.neuron_table(),
             loop=self.loop,
             framework=self.name,
             unsupported=self.unsupported,

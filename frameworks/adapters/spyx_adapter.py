@@ -41,7 +41,7 @@ import numpy as np
 import spyx_core
 from frameworks.adapter import Unsupported
 from frameworks.jax_base import Apply, JaxAdapter, layer_name, to_haiku
-from frameworks.spec import LI, LIF, Linear, ModelSpec, is_decay
+from frameworks.spec import LI, LIF, Linear, ModelSpec, StatelessLayer, is_decay
 
 _LOADER_MODULES = ("tonic", "torchvision")
 
@@ -121,19 +121,80 @@ def _factories(spec: ModelSpec) -> list[Callable[[], Callable]]:
     return [_LAYERS[type(x)](x, layer_name(i), spec, spike) for i, x in enumerate(spec.layers)]
 
 
-def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int) -> Callable:
-    """``apply(params, x)``: the Spyx network on ``[T, B, C]``; untrained decays merged in.
+def _leading_stateless(spec: ModelSpec) -> int:
+    """How many stateless layers come before the first neuron layer."""
+    for i, layer in enumerate(spec.layers):
+        if not isinstance(layer, StatelessLayer):
+            return i
+    return len(spec.layers)
+
+
+def _scan_forward(spec: ModelSpec, factories: list, unroll: int) -> Callable[[jax.Array], jax.Array]:
+    """Every layer stepped together through time by one ``lax.scan`` (``run_sequential``'s
+    ``"scan"``), time-major ``[T, B, C]`` in and out."""
+
+    def forward(x: jax.Array) -> jax.Array:
+        layers = [make() for make in factories]
+        return spyx_core.run_sequential(layers, x, impl="scan", unroll=unroll)
+
+    return forward
+
+
+def _paper_forward(spec: ModelSpec, factories: list, unroll: int) -> Callable[[jax.Array], jax.Array]:
+    """The Spyx paper's SHD network as its notebook writes it (docs/idioms.md), batch-first
+    ``[B, T, C]`` in and out: the stateless layers before the first neuron on the whole sequence
+    (``hk.BatchApply``), the rest one ``hk.DeepRNN`` stepped by
+    ``hk.dynamic_unroll(time_major=False)``."""
+    lead = _leading_stateless(spec)
+
+    def forward(x: jax.Array) -> jax.Array:
+        layers = [make() for make in factories]
+        for layer in layers[:lead]:
+            x = hk.BatchApply(layer)(x)
+        core = hk.DeepRNN(layers[lead:])
+        state = core.initial_state(x.shape[0])
+        out, _ = hk.dynamic_unroll(core, x, state, time_major=False, unroll=unroll)
+        return out
+
+    return forward
+
+
+@dataclasses.dataclass(frozen=True)
+class Idiom:
+    """One way of running Spyx's network: its forward builder, its layout and its row text."""
+
+    forward: Callable[[ModelSpec, list, int], Callable[[jax.Array], jax.Array]]
+    batch_first: bool
+    text: str
+
+
+IDIOMS: dict[str, Idiom] = {
+    "scan": Idiom(_scan_forward, False, "impl=scan, time-major"),
+    "paper": Idiom(
+        _paper_forward,
+        True,
+        "the paper notebook's idiom: hk.BatchApply(first Linear), hk.DeepRNN of the rest, "
+        "hk.dynamic_unroll(time_major=False), jnp.unpackbits per batch, batch-first",
+    ),
+}
+"""Idiom name -> how the adapter runs Spyx's cores (``SpyxAdapter(idiom=...)``)."""
+
+
+def network(
+    spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int, idiom: str = "scan"
+) -> Callable:
+    """``apply(params, x)``: the Spyx network run in ``idiom`` (time-major ``[T, B, C]``, or
+    batch-first ``[B, T, C]`` where the idiom is); untrained decays merged in.
 
     Raises:
         Unsupported: a layer or surrogate Spyx cannot express.
     """
-    factories = _factories(spec)
+    build = IDIOMS[idiom].forward(spec, _factories(spec), unroll)
 
     def forward(x: jax.Array) -> jax.Array:
         # Spyx broadcasts beta [size] against [B, size] implicitly: allow it whatever the setting.
         with jax.numpy_rank_promotion("allow"):
-            layers = [make() for make in factories]
-            return spyx_core.run_sequential(layers, x, impl="scan", unroll=unroll)
+            return build(x)
 
     apply = hk.without_apply_rng(hk.transform(forward)).apply
     if spec.train_beta:
@@ -145,23 +206,33 @@ def network(spec: ModelSpec, weights: dict[str, np.ndarray], *, unroll: int) -> 
 
 class SpyxAdapter(JaxAdapter):
     """Spyx 0.1.x (module docstring); devices, staging, session and the epoch loop are the JAX
-    base's, so only the network differs from ``spyx_core@scan``."""
+    base's, so only the network, and the layout it runs in, differ from ``spyx_core@scan``."""
 
     name = "spyx"
     packages = ("spyx", "jax", "jaxlib", "dm-haiku", "optax")
     exact = False
     semantics = SEMANTICS
-    VARIANTS: ClassVar[dict[str, dict]] = {"unroll32": {"unroll": 32}}
-    """``spyx@unroll32``: the paper's ``dynamic_unroll`` unroll factor."""
+    VARIANTS: ClassVar[dict[str, dict]] = {
+        "scan": {},
+        "unroll32": {"unroll": 32},
+        "paper": {"idiom": "paper", "unroll": 32},
+    }
+    """``spyx@scan``: the default (its name in grids that map ``spyx`` to ``spyx@paper``,
+    ``harness.grids``); ``spyx@unroll32``: the paper's ``dynamic_unroll`` unroll factor;
+    ``spyx@paper``: the paper notebook's whole idiom (module docstring)."""
 
-    def __init__(self, unroll: int = 1):
-        self.unroll = unroll
+    def __init__(self, unroll: int = 1, idiom: str = "scan"):
+        if idiom not in IDIOMS:
+            raise ValueError(f"unknown idiom {idiom!r}; choose one of {', '.join(IDIOMS)}")
+        self.unroll, self.idiom = unroll, idiom
+        self.batch_first = IDIOMS[idiom].batch_first
 
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
-        return network(spec, weights, unroll=self.unroll)
+        return network(spec, weights, unroll=self.unroll, idiom=self.idiom)
 
     def describe(self) -> str:
-        return f"Spyx's network; impl=scan unroll={self.unroll} matmul_precision={self.matmul_precision}"
+        text = IDIOMS[self.idiom].text
+        return f"Spyx's network; {text} unroll={self.unroll} matmul_precision={self.matmul_precision}"
 
 
-__all__ = ["SEMANTICS", "SpyxAdapter", "activation", "network"]
+__all__ = ["IDIOMS", "SEMANTICS", "SpyxAdapter", "activation", "network"]

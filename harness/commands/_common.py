@@ -68,6 +68,14 @@ def framework_list(text: str) -> list[str]:
     return names
 
 
+def size_list(text: str) -> tuple[int, ...]:
+    """An ``argparse`` type: comma-separated positive integers (a grid's sizes)."""
+    sizes = tuple(positive(part.strip()) for part in text.split(",") if part.strip())
+    if not sizes:
+        raise argparse.ArgumentTypeError("give at least one size")
+    return sizes
+
+
 def checked_frameworks(names: list[str] | None, default: list[str]) -> list[str]:
     """``names`` (or ``default``), each checked to be registered.
 

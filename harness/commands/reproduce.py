@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("grid", choices=sorted(GRIDS), help="which grid")
     _common.add_frameworks(parser, ",".join(DEFAULT_FRAMEWORKS))
     _common.add_device(parser)
+    add(
+        "--sizes",
+        type=_common.size_list,
+        help="comma-separated sizes: H (table1), m (table2) or n (micro); default: the paper's",
+    )
     _common.add_epochs(parser)
     _common.add_samples(parser, "the full set")
     _common.add_seed(parser)
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         data=data,
         data_dir=args.data_dir,
     )
-    cells = GRIDS[args.grid](names, **common)
+    sizes = {"sizes": args.sizes} if args.sizes else {}
+    cells = GRIDS[args.grid](names, **sizes, **common)
     out = args.out or default_out(args.grid, device)
     print(
         f"spikebench: {args.grid}, {len(cells)} cell(s) on {device}; results in {out}", file=sys.stderr
