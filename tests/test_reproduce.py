@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
+from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN
 from stub_executors import Answered
 
 from harness.cell import Cell
@@ -37,15 +35,6 @@ class Recording:
         if self.row_for is None:
             return WorkerProcess(cell, slot, timeout=timeout)
         return Answered(self.row_for(cell))
-
-
-@pytest.fixture
-def fake_framework(tmp_path, monkeypatch):
-    """Makes the fake adapter discoverable here and in worker processes."""
-    folder = install(tmp_path / "site")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.syspath_prepend(str(folder))
-    return "fakefw"
 
 
 def test_a_crash_and_a_hang_are_recorded_while_other_cells_complete(tmp_path, fake_framework):

@@ -8,6 +8,7 @@ import pandas as pd
 
 from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.cell import size_label
+from harness.report.tables import accuracy_cell
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -46,6 +47,7 @@ def format_summary(rows: list[Row]) -> str:
                 f"x {REFERENCE}": f"{r.vs_reference:.3g}" if pd.notna(r.vs_reference) else "",
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
+                "test_acc": accuracy_cell(r),
                 "peak_MiB": memory,
             }
         )
