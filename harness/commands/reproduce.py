@@ -10,6 +10,7 @@ cells are kept, not recomputed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from harness import datasets, environment
@@ -38,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_timeout(parser)
     _executor_flags.add_arguments(parser)
     add("--retry-failed", action="store_true", help="recompute cells that failed before")
+    add(
+        "--first",
+        type=_common.positive,
+        metavar="N",
+        help="only the grid's first N configurations, each with every framework (a smoke run)",
+    )
 
 
 def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
@@ -55,7 +62,25 @@ def cells_from_args(args: argparse.Namespace, device: str) -> list[Cell]:
         data_dir=args.data_dir,
         evaluate=args.evaluate,
     )
-    return GRIDS[args.grid](names, **common)
+    if not args.first:
+        return GRIDS[args.grid](names, **common)
+    # Cut before the samples are set: a later configuration's larger batch need not fit them.
+    cells = first_configurations(GRIDS[args.grid](names, **common | {"n_samples": None}), args.first)
+    if args.grid == "micro":  # its cells take no samples (the grid drops them)
+        return cells
+    return [dataclasses.replace(cell, n_samples=args.samples) for cell in cells]
+
+
+def first_configurations(cells: list[Cell], n: int) -> list[Cell]:
+    """The cells of the first ``n`` distinct configurations (all but the framework), in order."""
+
+    def configuration(cell: Cell) -> tuple:
+        return tuple(v for k, v in sorted(cell.as_dict().items()) if k != "framework")
+
+    order: dict[tuple, int] = {}
+    for cell in cells:
+        order.setdefault(configuration(cell), len(order))
+    return [cell for cell in cells if order[configuration(cell)] < n]
 
 
 def run(args: argparse.Namespace) -> int:
