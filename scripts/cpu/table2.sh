@@ -15,15 +15,18 @@
 #   writes $ROOT/table2-n<SAMPLES> (ROOT default results/cpu-2core); a second run resumes it.
 #   EPOCHS (default 3: one warm-up, two timed), TIMEOUT per cell (default 3600 s), DATA (auto),
 #   FRAMEWORKS (default: every exact framework that imports here, frameworks.available),
-#   SPIKEBENCH (e.g. .venv/bin/spikebench) and PYTHON (e.g. .venv/bin/python) of one environment.
-# A smoke run: ROOT=/tmp/t2 scripts/cpu/table2.sh 128 with EPOCHS=2.
+#   SPIKEBENCH (e.g. .venv/bin/spikebench) and PYTHON (e.g. .venv/bin/python) of one environment,
+#   FIRST=N only the grid's first N configurations (reproduce --first).
+# A smoke run: ROOT=/tmp/t2 EPOCHS=2 FIRST=1 scripts/cpu/table2.sh 128
 set -euo pipefail
 samples=${1:-${SAMPLES:-1024}}
 out="${ROOT:-results/cpu-2core}/table2-n$samples"
 sb=(${SPIKEBENCH:-spikebench})
-exact=$("${PYTHON:-python3}" -c "import frameworks; print(','.join(frameworks.available(exact_only=True)))")
+py=(${PYTHON:-python3})
+exact=$("${py[@]}" -c "import frameworks; print(','.join(frameworks.available(exact_only=True)))")
 "${sb[@]}" reproduce table2 --frameworks "${FRAMEWORKS:-$exact}" --device cpu --data "${DATA:-auto}" \
     --samples "$samples" --epochs "${EPOCHS:-3}" --timeout "${TIMEOUT:-3600}" --out "$out" \
+    ${FIRST:+--first "$FIRST"} \
     > /dev/null || echo "table2 had failed cells (recorded in its results)"
 "${sb[@]}" report "$out" > /dev/null
 echo "table: $out/report.md, $out/table2-epochs.csv, $out/table2-totals.csv, plot $out/table2.png"
