@@ -141,7 +141,8 @@ class ModelSpec:
             object.__setattr__(self, "input_shape", (self.layers[0].n_in,))
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
         layer_shapes(self.layers, self.input_shape)  # raises on any mismatch
-        for name in ("time_steps", "theta", "surrogate_slope", "learning_rate", "weight_gain", "readout_gain"):
+        positive = ("time_steps", "theta", "surrogate_slope", "learning_rate")
+        for name in (*positive, "weight_gain", "readout_gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:

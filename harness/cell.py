@@ -37,7 +37,9 @@ class Cell:
     learning_rate: float | None = None
     data: str = "auto"  # auto | real | synthetic
     data_dir: str | None = None
-    evaluate: bool = False  # also measure test accuracy after training
+    # Measure test accuracy after training; None is "auto": yes exactly when the data is real
+    # (``evaluates``), resolved here when ``data`` names the kind, else by the worker once loaded.
+    evaluate: bool | None = None
     # For projections to the paper's protocol: its epoch count and full training-set size.
     projected_epochs: int | None = None
     reference_samples: int | None = None
@@ -51,6 +53,8 @@ class Cell:
             raise InvalidConfiguration(
                 f"{self.n_samples} samples cannot fill one batch of {self.batch_size}"
             )
+        # A resolved value keeps the key of an explicit one: synthetic cells keep their old keys.
+        object.__setattr__(self, "evaluate", evaluates(self.task, self.data, self.evaluate))
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,3 +78,24 @@ def size_label(config: Cell | Any) -> str:
     """The task's size as tables and labels print it: ``m=<width>`` of N-MNIST, else ``H=<hidden>``
     (of a ``Cell`` or anything with its ``task``, ``width`` and ``hidden``, e.g. a ``Row``)."""
     return f"m={config.width}" if config.task == "nmnist" else f"H={config.hidden}"
+
+
+AUTO_EVALUATE = {"real": True, "synthetic": False}
+"""Whether an ``evaluate=None`` cell measures test accuracy, by the kind of its data: the real
+test split says how well a framework learns; the synthetic twin's says only that training works."""
+
+
+def evaluates(task: str, data: str, asked: bool | None) -> bool | None:
+    """Whether a cell of ``task`` on ``data`` (a kind, or "auto") measures test accuracy.
+
+    ``asked`` when given, else ``AUTO_EVALUATE`` of the kind; None while the kind is not known
+    ("auto" data, resolved once loaded). The micro-benchmark has no test split: always False.
+
+    Raises:
+        InvalidConfiguration: evaluation asked of a micro-benchmark cell.
+    """
+    if task == "micro":
+        if asked:
+            raise InvalidConfiguration("the micro-benchmark has no test split to evaluate")
+        return False
+    return AUTO_EVALUATE.get(data) if asked is None else asked

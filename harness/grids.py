@@ -65,7 +65,7 @@ def table2(frameworks: list[str], *, sizes: tuple[int, ...] = TABLE2_SIZES, **co
 def micro(frameworks: list[str], *, sizes: tuple[int, ...] = MICRO_SIZES, **common: Any) -> list[Cell]:
     """Open Neuromorphic micro-benchmark: Linear(n, n) + LIF, B=16, T=500, n in ``sizes``
     ({512, 4096, 16384})."""
-    common = {k: v for k, v in common.items() if k not in ("n_samples", "data", "data_dir")}
+    common = {k: v for k, v in common.items() if k not in ("n_samples", "data", "data_dir", "evaluate")}
     return [
         Cell(framework=name, task="micro", hidden=n, channels=n, batch_size=16, time_steps=500, **common)
         for n in sizes

@@ -48,7 +48,8 @@ class Row:
     resolves with what ran: ``data`` the data actually loaded ("synthetic" or "real"; the
     micro-benchmark's input distribution), ``n_samples`` the training samples counted, ``channels``
     and ``time_steps`` the data's shape, ``surrogate``, ``surrogate_slope`` and ``learning_rate``
-    the spec's. Times are seconds; ``None`` means "not measured".
+    the spec's, ``evaluate`` whether the test split was measured (``harness.cell.evaluates``).
+    Times are seconds; ``None`` means "not measured".
     """
 
     # The configuration (harness.cell.Cell).
@@ -70,7 +71,7 @@ class Row:
     learning_rate: float | None = None
     data: str = ""
     data_dir: str | None = None
-    evaluate: bool = False
+    evaluate: bool | None = False  # None: auto, unresolved (the cell failed before its data loaded)
     projected_epochs: int | None = None
     reference_samples: int | None = None
     # The outcome.
@@ -128,6 +129,10 @@ class Row:
     graph_breaks: int | None = None
     recompiles: int | None = None
     graph_break_reasons: list[str] = field(default_factory=list)
+    # The test split measured after training when ``evaluate`` (its accuracy is ``test_accuracy``,
+    # beside the training accuracies): how many samples it held and the mean loss on them.
+    test_samples: int | None = None
+    test_loss: float | None = None
     # Against the device's limit (harness.limits, docs/limits.md): the step's matmul and
     # convolution FLOPs and the ops they come from (frameworks.flops), the rate achieved (FLOPs
     # over seconds per step), the device's float32 matmul peak and the fraction of it achieved,

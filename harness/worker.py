@@ -32,7 +32,7 @@ from frameworks.spec import (
     shd_spec,
 )
 from harness import datasets, limits
-from harness.cell import Cell
+from harness.cell import Cell, evaluates
 from harness.environment import git_commit
 from harness.errors import SpikebenchError
 from harness.results import Row
@@ -227,9 +227,11 @@ def _failure(error: BaseException) -> str:
 
 
 def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
-    """Loads the cell's data, trains its epochs and fills the row (``measure``, ``project``)."""
+    """Loads the cell's data, trains its epochs and fills the row (``measure``, ``project``), then
+    measures the test split when the cell evaluates (``evaluate_test``)."""
     data = load_data(cell)
     row.data, row.n_samples = data.kind, len(data)
+    row.evaluate = evaluates(cell.task, data.kind, cell.evaluate)
     row.channels, row.time_steps = data.input_shape[0], data.time_steps
     row.steps_per_epoch = len(data) // cell.batch_size
     spec = model_spec(cell, data)
@@ -245,8 +247,15 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     )
     measure(session, row, cell.epochs, delay_s=injected_slowdown_s(cell.framework) * row.steps_per_epoch)
     project(row, cell)
-    if cell.evaluate:
-        _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
+    if row.evaluate:
+        evaluate_test(session, cell, row)
+
+
+def evaluate_test(session: Session, cell: Cell, row: Row) -> None:
+    """The trained model on the whole test split (untimed): its accuracy, mean loss and size."""
+    test = load_data(cell, split="test")
+    loss, accuracy = session.evaluate(test)
+    row.test_loss, row.test_accuracy, row.test_samples = float(loss), float(accuracy), len(test)
 
 
 def run_cell(cell: Cell) -> Row:

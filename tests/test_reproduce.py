@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN, install
+from fake_framework import CRASH_HIDDEN, HANG_HIDDEN, SLOW_HIDDEN
 from stub_executors import Answered
 
 from harness.cell import Cell
 from harness.devices import Slot
 from harness.executors.local import WorkerProcess
-from harness.grids import table1
+from harness.grids import table1, table2
 from harness.results import Row, read_results
 from harness.run import run_cells
 
@@ -37,15 +35,6 @@ class Recording:
         if self.row_for is None:
             return WorkerProcess(cell, slot, timeout=timeout)
         return Answered(self.row_for(cell))
-
-
-@pytest.fixture
-def fake_framework(tmp_path, monkeypatch):
-    """Makes the fake adapter discoverable here and in worker processes."""
-    folder = install(tmp_path / "site")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.syspath_prepend(str(folder))
-    return "fakefw"
 
 
 def test_a_crash_and_a_hang_are_recorded_while_other_cells_complete(tmp_path, fake_framework):
@@ -116,3 +105,30 @@ def test_reproduce_and_report_end_to_end(tmp_path, fake_framework):
     assert "Spyx 0.1.x (paper, NVIDIA RTX A6000) s" in report
     assert (out / "table1.png").stat().st_size > 10_000
     assert (out / "table1-epochs.csv").exists()
+
+
+def test_table2_grid_matches_the_paper():
+    """N-MNIST conv net: m in {1, 2} x B in {32, 64, 128}, T=64, 20 epochs of half the training set."""
+    cells = table2(["spyx_core"], device="cpu", epochs=3)
+    assert [(c.width, c.batch_size) for c in cells] == [(m, b) for m in (1, 2) for b in (32, 64, 128)]
+    assert {(c.task, c.time_steps, c.projected_epochs, c.reference_samples) for c in cells} == {
+        ("nmnist", 64, 20, 30000)
+    }
+
+
+def test_first_keeps_the_grids_first_configurations_with_every_framework():
+    """Its samples need fit only the kept configurations' batches (64 < table2's B=128)."""
+    from harness import cli
+    from harness.commands import reproduce
+
+    argv = ["reproduce", "table2", "--frameworks", "spyx_core,snntorch", "--data", "synthetic",
+            "--samples", "64", "--first", "2"]  # fmt: skip
+    cells = reproduce.cells_from_args(cli.build_parser().parse_args(argv), "cpu")
+    assert [(c.framework, c.width, c.batch_size, c.n_samples) for c in cells] == [
+        ("spyx_core", 1, 32, 64), ("snntorch", 1, 32, 64),
+        ("spyx_core", 1, 64, 64), ("snntorch", 1, 64, 64),
+    ]  # fmt: skip
+    own = Cell(framework="spyx_core", task="nmnist", width=1, batch_size=32, time_steps=64,
+               projected_epochs=20, reference_samples=30000, device="cpu", epochs=4, n_samples=64,
+               data="synthetic")  # fmt: skip
+    assert cells[0].key() == own.key()  # a cut cell is the grid's own: a later full run resumes it

@@ -140,7 +140,7 @@ def test_schema_2_rows_load_with_where_they_ran_unknown(tmp_path):
 
 
 COMPILE_FIELDS = ("compile_options", "graphs", "graph_breaks", "recompiles", "graph_break_reasons")
-"""What schema 3 added in one group, after where the cell ran."""
+"""What schema 3 added, one group (later groups follow it)."""
 
 
 def test_schema_2_rows_load_without_compile_statistics(tmp_path):

@@ -1,10 +1,10 @@
 """Every flag and argument type that several subcommands share, each defined once.
 
-``--frameworks --device --epochs --samples --seed --timeout --out --data --data-dir``, and the
-limit measurement's ``--peak-size --no-limits``: a command
-adds the ones it takes with ``add_*`` (the defaults a command chooses, such as which frameworks,
-are its own and named in the help). The ``type=`` parsers raise ``argparse.ArgumentTypeError``, so
-argparse reports a bad value as a usage error (exit 2).
+``--frameworks --device --epochs --samples --seed --timeout --evaluate --out --data --data-dir``,
+and the limit measurement's ``--peak-size --no-limits``: a command adds the ones it takes with
+``add_*`` (the defaults a command chooses, such as which frameworks, are its own and named in the
+help). The ``type=`` parsers raise ``argparse.ArgumentTypeError``, so argparse reports a bad value
+as a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -140,6 +140,17 @@ def add_timeout(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=TIMEOUT_S,
         help=f"seconds per cell before it is stopped (default {TIMEOUT_S:g})",
+    )
+
+
+def add_evaluate(parser: argparse.ArgumentParser) -> None:
+    """``--evaluate`` / ``--no-evaluate`` (dest ``evaluate``; None when neither: ``Cell``'s auto)."""
+    parser.add_argument(
+        "--evaluate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure test accuracy after training (default: with real data only; "
+        "--evaluate on the synthetic twin measures its test split)",
     )
 
 

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--surrogate", help="surrogate gradient (default: the task's, arctan for SHD)")
     add("--slope", type=float, help="surrogate slope k (default: the task's)")
     add("--lr", type=float, help="Adam learning rate (default: the task's, 5e-4 SHD, 2e-2 N-MNIST)")
-    add("--evaluate", action="store_true", help="also measure test accuracy after training")
+    _common.add_evaluate(parser)
     _common.add_out(parser, "results/<timestamp>-<task>-<device>")
     _common.add_data_arguments(parser)
     _common.add_timeout(parser)

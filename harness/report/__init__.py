@@ -17,6 +17,7 @@ from harness.report.tables import (
     benchmark_table,
     compiled_table,
     epoch_table,
+    evaluated,
     limits_table,
     micro_details_table,
     micro_table,
@@ -48,6 +49,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
         epochs = epoch_table(frame, task)
         epochs.to_csv(out / f"{name}-epochs.csv", index=False)
         lines += [epochs.to_markdown(index=False), ""]
+        lines += _accuracy_note(frame[frame.task == task])
         totals = totals_table(frame, task)
         if not totals.empty:
             totals.to_csv(out / f"{name}-totals.csv", index=False)
@@ -79,6 +81,19 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     lines += [_NOTES]
     (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
+
+
+def _accuracy_note(part: pd.DataFrame) -> list[str]:
+    """What the ``test acc`` columns measure, as report lines (none when no row evaluated)."""
+    if not evaluated(part):
+        return []
+    sizes = ", ".join(str(int(n)) for n in sorted(part.test_samples.dropna().unique()))
+    return [
+        f"`test acc`: accuracy on the whole test split ({sizes or '?'} samples) after the row's own "
+        "epochs on its own training samples (not the paper's protocol); blank where the row did not "
+        "evaluate (the synthetic twin by default, `--no-evaluate`) or did not finish.",
+        "",
+    ]
 
 
 def _trajectory_section(rows: list, out: Path, where: str) -> list[str]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.cell import size_label
-from harness.report.tables import percent_of_peak, times_floor
+from harness.report.tables import accuracy_cell, percent_of_peak, times_floor
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -51,6 +51,7 @@ def format_summary(rows: list[Row]) -> str:
                 "% peak": percent_of_peak(r.fraction_of_peak),
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
+                "test_acc": accuracy_cell(r),
                 "peak_MiB": memory,
             }
         )

@@ -1,14 +1,15 @@
 """The report's tables, each a ``pandas.DataFrame`` drawn from ``harness.results.frame``.
 
 Per task: seconds per epoch (median [min-max]) per framework with each framework's factor against
-the reference, the protocol totals (compile + epochs x median, projected to the full dataset)
-beside the published numbers, and every row's resources (seconds per epoch, compile seconds, peak
-memory and where it comes from, and how the framework compiled), and each compiled variant beside
-its eager framework (speed-up, compile cost, break-even epochs, graphs). The micro-benchmark:
-milliseconds per forward and per forward+backward call beside the published anchors, and the timed calls,
-compile seconds and peak memory. Beside every time: its multiple of the dense floor (``x floor``)
-and the fraction of the device's matmul peak it achieves (``% peak``), and every row against the
-device's limit in ``limits_table`` (docs/limits.md). Also pytest-benchmark JSON as one table.
+the reference (and its test accuracy where the task's rows evaluated), the protocol totals
+(compile + epochs x median, projected to the full dataset) beside the published numbers, and every
+row's resources (seconds per epoch, compile seconds, peak memory and where it comes from, and how
+the framework compiled), and each compiled variant beside its eager framework (speed-up, compile
+cost, break-even epochs, graphs). The micro-benchmark: milliseconds per forward and per
+forward+backward call beside the published anchors, and the timed calls, compile seconds and peak
+memory. Beside every time: its multiple of the dense floor (``x floor``) and the fraction of the
+device's matmul peak it achieves (``% peak``), and every row against the device's limit in
+``limits_table`` (docs/limits.md). Also pytest-benchmark JSON as one table.
 """
 
 from __future__ import annotations
@@ -88,13 +89,27 @@ def framework_order(part: pd.DataFrame) -> list[str]:
     return sorted(part.framework.unique(), key=lambda f: (f != REFERENCE, f))
 
 
+def evaluated(part: pd.DataFrame) -> bool:
+    """Whether any row of ``part`` measured its test split (``Row.evaluate``)."""
+    return bool(part.evaluate.eq(True).any())
+
+
+def accuracy_cell(r) -> str:
+    """A row's test accuracy (three decimals), blank when it was not measured (never a 0)."""
+    if r.status != "ok" or r.test_accuracy is None or pd.isna(r.test_accuracy):
+        return ""
+    return f"{r.test_accuracy:.3f}"
+
+
 def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Seconds per epoch, median [min-max], one column per framework, each beside its multiple of
-    the dense floor and its fraction of the device's peak, plus factors vs the reference."""
+    the dense floor and its fraction of the device's peak, plus factors vs the reference; where any
+    row of the task evaluated, each framework's test accuracy beside its time."""
     part = frame[frame.task == task]
     label = SIZE_LABEL.get(task, "size")
     keys = sorted(set(zip(part["size"], part.batch_size, strict=True)))
     out = pd.DataFrame(index=pd.MultiIndex.from_tuples(keys, names=["size", "batch_size"]))
+    with_accuracy = evaluated(part)
     for framework in framework_order(part):
         rows = part[part.framework == framework].set_index(["size", "batch_size"])
         out[framework] = [spread_cell(rows.loc[k]) if k in rows.index else "" for k in out.index]
@@ -103,6 +118,10 @@ def epoch_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
                       for k in out.index]  # fmt: skip
             for column in (f"{framework} x floor", f"{framework} % peak"):
                 out[column] = [cells[column] for cells in limits]
+        if with_accuracy:
+            out[f"{framework} test acc"] = [
+                accuracy_cell(rows.loc[k]) if k in rows.index else "" for k in out.index
+            ]
         if framework != REFERENCE:
             out[f"{framework} / {REFERENCE}"] = [
                 _fmt(rows.loc[k].vs_reference, 3) + "x"
