@@ -32,8 +32,10 @@ def measure(task: str, hidden: int, width: int, batch: int, source: str, gains: 
     adapter = frameworks.load("spyx_core")
     for pair in gains:
         hidden_gain, readout_gain = (float(g) for g in pair.split(","))
-        base = shd_spec(hidden=hidden, time_steps=steps) if task == "shd" else nmnist_spec(
-            width=width, time_steps=steps, input_shape=data.input_shape
+        base = (
+            shd_spec(hidden=hidden, time_steps=steps)
+            if task == "shd"
+            else nmnist_spec(width=width, time_steps=steps, input_shape=data.input_shape)
         )
         spec = dataclasses.replace(base, weight_gain=hidden_gain, readout_gain=readout_gain)
         weights = init_weights(spec, seed=0)
