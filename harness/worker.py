@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 import frameworks
+from frameworks.activity import measure_activity
 from frameworks.adapter import Adapter, Kernels, Session, SpikeData, Unsupported
+from frameworks.order import epoch_order
 from frameworks.spec import (
     MICRO_INPUT_RATE,
     ModelSpec,
@@ -243,8 +245,40 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     )
     measure(session, row, cell.epochs, delay_s=injected_slowdown_s(cell.framework) * row.steps_per_epoch)
     project(row, cell)
+    record_activity(row, spec, data, cell, session)
     if cell.evaluate:
         _, row.test_accuracy = session.evaluate(load_data(cell, split="test"))
+
+
+def first_batch(data: SpikeData, batch_size: int, seed: int) -> np.ndarray:
+    """The batch every framework takes its first training step on: epoch 0's first ``batch_size``
+    samples in the shared order (``frameworks.order``), float32 ``[B, T, *input_shape]``."""
+    index = epoch_order(len(data), seed, 0)[:batch_size]
+    return data.unpacked(index).astype(np.float32)
+
+
+def record_activity(row: Row, spec: ModelSpec, data: SpikeData, cell: Cell, session: Session) -> None:
+    """Fills the row's activity (``frameworks.activity``) after the timed epochs: on the first
+    training batch, at the initial weights and at the session's final weights. A failure is
+    recorded in ``activity_error`` and leaves the rest of the row as it is."""
+    try:
+        # A torch cell has not started JAX's backends yet: without this, their start on a GPU
+        # machine would reserve most of the GPU's memory beside torch's (the activity uses the CPU).
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        weights = [init_weights(spec, seed=cell.seed), session.weights()]
+        batch = first_batch(data, cell.batch_size, cell.seed)
+        first, final = measure_activity(spec, batch, weights)
+    except Exception as error:  # the activity is extra: its failure must not cost the timings
+        row.activity_error = _failure(error)
+        traceback.print_exc()
+        return
+    row.spike_rates_first, row.spike_rates_final = first.spike_rates, final.spike_rates
+    row.readout_abs_mean_first = first.readout_abs_mean
+    row.readout_abs_mean_final = final.readout_abs_mean
+    row.synops_acs_first, row.synops_acs_final = first.synops.effective_acs, final.synops.effective_acs
+    row.synops_macs_first = first.synops.effective_macs
+    row.synops_macs_final = final.synops.effective_macs
+    row.synops_dense = final.synops.dense
 
 
 def run_cell(cell: Cell) -> Row:

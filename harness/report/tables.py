@@ -6,7 +6,8 @@ beside the published numbers, and every row's resources (seconds per epoch, comp
 memory and where it comes from, and how the framework compiled), and each compiled variant beside
 its eager framework (speed-up, compile cost, break-even epochs, graphs). The micro-benchmark:
 milliseconds per forward and per forward+backward call beside the published anchors, and the timed calls,
-compile seconds and peak memory. Also pytest-benchmark JSON as one table.
+compile seconds and peak memory. Each training row's activity (spike rates, readout, synaptic
+operations) at its initial and final weights. Also pytest-benchmark JSON as one table.
 """
 
 from __future__ import annotations
@@ -238,5 +239,37 @@ def compiled_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         record["mode, fullgraph"] = f"{options.get('mode')}, {options.get('fullgraph')}"
         counts = (r.graphs, r.graph_breaks, r.recompiles)
         record["graphs / breaks / recompiles"] = " / ".join(_fmt_count(c) for c in counts)
+        records.append(record)
+    return blank_filled(records)
+
+
+def _change(first, final) -> str:
+    """``first -> final``, three significant digits each (blank where neither was measured)."""
+    if pd.isna(first) and pd.isna(final):  # pd.isna(None) too
+        return ""
+    return f"{_fmt(first)} -> {_fmt(final)}"
+
+
+def activity_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok training row's activity on the first training batch (``frameworks.activity``), as
+    ``initial -> final`` weights: each spiking layer's spike rate, the readout's mean ``|u|``, the
+    effective ACs and MACs per sample, and the dense operations per sample (or why none was
+    computed)."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    part = part[[bool(rates) or bool(error) for rates, error in zip(
+        part.spike_rates_first, part.activity_error, strict=True)]]  # fmt: skip
+    label = SIZE_LABEL.get(task, "size")
+    records = []
+    for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows():
+        record = {"framework": r.framework, label: r["size"], "B": r.batch_size, "T": r.time_steps}
+        if r.activity_error:
+            records.append(record | {"activity": f"failed: {r.activity_error[:60]}"})
+            continue
+        for layer, rate in r.spike_rates_first.items():
+            record[f"{layer} rate"] = _change(rate, r.spike_rates_final.get(layer))
+        record["readout |u|"] = _change(r.readout_abs_mean_first, r.readout_abs_mean_final)
+        record["ACs"] = _change(r.synops_acs_first, r.synops_acs_final)
+        record["MACs"] = _change(r.synops_macs_first, r.synops_macs_final)
+        record["dense"] = _fmt(r.synops_dense)
         records.append(record)
     return blank_filled(records)
