@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 import frameworks
-from frameworks.activity import measure_activity
 from frameworks.adapter import Adapter, Kernels, Session, SpikeData, Unsupported
 from frameworks.order import epoch_order
 from frameworks.spec import (
@@ -262,10 +261,16 @@ def record_activity(row: Row, spec: ModelSpec, data: SpikeData, cell: Cell, sess
     training batch, at the initial weights and at the session's final weights. A failure is
     recorded in ``activity_error`` and leaves the rest of the row as it is."""
     try:
-        # A torch cell has not started JAX's backends yet: without this, their start on a GPU
-        # machine would reserve most of the GPU's memory beside torch's (the activity uses the CPU).
-        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         weights = [init_weights(spec, seed=cell.seed), session.weights()]
+        missing = sorted(set(weights[0]) - set(weights[1]))
+        if missing:  # found before JAX is loaded and a program compiled
+            raise ValueError(f"the session's weights lack {', '.join(missing)}")
+        # Imported here, after the timings: a worker whose framework does not use JAX starts
+        # without it. Such a worker has not started JAX's backends either: without the setting,
+        # their start on a GPU machine would reserve most of the GPU's memory beside torch's.
+        from frameworks.activity import measure_activity
+
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         batch = first_batch(data, cell.batch_size, cell.seed)
         first, final = measure_activity(spec, batch, weights)
     except Exception as error:  # the activity is extra: its failure must not cost the timings

@@ -149,13 +149,21 @@ def test_a_failed_activity_keeps_the_row_and_says_why():
     from harness.cell import Cell
     from harness.worker import record_activity
 
-    class NoWeights:
+    class Raising:
         def weights(self):
             raise RuntimeError("no weights here")
 
+    class Empty:
+        def weights(self):
+            return {"0.weight": np.zeros((3, 4), np.float32)}
+
     cell = Cell(framework="spyx_core", task="shd", hidden=4, batch_size=2, n_samples=2, time_steps=2)
-    row = Row.for_cell(cell, epoch_s_median=1.5)
-    spec = shd_spec(channels=3, hidden=4, time_steps=2)
-    record_activity(row, spec, None, cell, NoWeights())
-    assert row.activity_error == "RuntimeError: no weights here"
-    assert row.epoch_s_median == 1.5 and row.spike_rates_first == {}
+    spec = shd_spec(channels=3, hidden=4, time_steps=2, neuron="IF")  # IF: no beta to miss
+    for session, error in [
+        (Raising(), "RuntimeError: no weights here"),
+        (Empty(), "ValueError: the session's weights lack 2.weight, 4.weight, 5.beta"),
+    ]:
+        row = Row.for_cell(cell, epoch_s_median=1.5)
+        record_activity(row, spec, None, cell, session)
+        assert row.activity_error == error
+        assert row.epoch_s_median == 1.5 and row.spike_rates_first == {}
