@@ -241,7 +241,16 @@ def _input(synapse: Synapse, x: jax.Array, outputs: list[jax.Array]) -> jax.Arra
     return source[:-1] if synapse.recurrent else source
 
 
-def _activity(spec, found, weights, counts, hits, readout, shape) -> Activity:
+def _activity(
+    spec: ModelSpec,
+    found: list[Synapse],
+    weights: dict[str, np.ndarray],
+    counts: list[np.ndarray],
+    hits: list[tuple[np.ndarray, np.ndarray]],
+    readout: np.ndarray | None,
+    shape: tuple[int, ...],
+) -> Activity:
+    """The ``Activity`` of one weight set from its program's ``statistics`` on input ``shape``."""
     steps, samples = shape[0], shape[1]
     spiking = [i for i, layer in enumerate(spec.layers) if layer.spiking]
     rates = {

@@ -266,11 +266,9 @@ def record_activity(row: Row, spec: ModelSpec, data: SpikeData, cell: Cell, sess
         if missing:  # found before JAX is loaded and a program compiled
             raise ValueError(f"the session's weights lack {', '.join(missing)}")
         # Imported here, after the timings: a worker whose framework does not use JAX starts
-        # without it. Such a worker has not started JAX's backends either: without the setting,
-        # their start on a GPU machine would reserve most of the GPU's memory beside torch's.
+        # without it (its environment keeps JAX from reserving a GPU pool: executors.local).
         from frameworks.activity import measure_activity
 
-        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         batch = first_batch(data, cell.batch_size, cell.seed)
         first, final = measure_activity(spec, batch, weights)
     except Exception as error:  # the activity is extra: its failure must not cost the timings

@@ -118,7 +118,7 @@ def test_a_silent_hidden_layer_is_flagged_as_vacuous_by_name():
     silent = {"1.LIF": 0.05, "3.LIF": 5e-5}
     rows = [_active("spyx_core", silent, healthy), _active("snntorch", silent, healthy)]
     (warning,) = vacuous_activity(rows)  # the initial weights are shared: one line, not two
-    assert "at the initial weights layer 3.LIF (rate 5e-05) is silent" in warning
+    assert "at the initial weights, layer 3.LIF (rate 5e-05) is silent" in warning
     assert "1.LIF" not in warning
     late = [_active("spyx_core", healthy, healthy), _active("snntorch", healthy, {"1.LIF": 0.0})]
     (warning,) = vacuous_activity(late)
@@ -134,8 +134,20 @@ def test_a_readout_within_the_loss_tolerance_of_zero_is_flagged():
     assert "the readout is about 0 (mean |u| 0)" in " ".join(vacuous_activity([quiet]))
 
 
-def test_summary_and_report_show_rates_and_synops():
+def test_summary_and_report_show_rates_and_synops(tmp_path):
+    from harness.report import _activity_section
+
     row = _active("spyx_core", {"1.LIF": 0.05, "3.LIF": 0.02}, {"1.LIF": 0.04, "3.LIF": 0.0125})
+    silent = _active("spyx_core", {"1.LIF": 0.0}, {"1.LIF": 0.0}, hidden=32)
+    lines = _activity_section(frame([row, silent]), [row, silent], tmp_path, "table1")
+    assert "| 0.02 -> 0.0125 |" in "\n".join(lines)
+    assert lines[-3:-1] == [
+        "- vacuous: shd H=32 B=8 T=16: on the first batch at the initial weights, layer 1.LIF "
+        "(rate 0) is silent, so the first steps agree whatever the layers downstream of it compute",
+        "- vacuous: shd H=32 B=8 T=16: on the first batch at the final weights, spyx_core: layer "
+        "1.LIF (rate 0) is silent, so the last steps agree whatever the layers downstream of it compute",
+    ]
+    assert (tmp_path / "table1-activity.csv").read_text().startswith("framework,H,B,T,1.LIF rate,")
     table = activity_table(frame([row]), "shd").iloc[0]
     assert (table["1.LIF rate"], table["3.LIF rate"]) == ("0.05 -> 0.04", "0.02 -> 0.0125")
     assert (table["ACs"], table["MACs"], table["dense"]) == ("1.5e+04 -> 1.25e+04", "0 -> 0", "4.2e+04")

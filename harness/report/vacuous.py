@@ -102,7 +102,7 @@ def vacuous_activity(rows: list[Row]) -> list[str]:
             final[key].append(f"{row.framework}: {', '.join(signs)}")
     downstream = "agree whatever the layers downstream of it compute"
     warnings = [
-        f"vacuous: {cells[key]}: on the first batch at the initial weights {', '.join(signs)}, "
+        f"vacuous: {cells[key]}: on the first batch at the initial weights, {', '.join(signs)}, "
         f"so the first steps {downstream}"
         for key, signs in first.items()
         if signs
