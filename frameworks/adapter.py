@@ -76,11 +76,12 @@ class SpikeData:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.packed.shape[2:])
 
-    def unpacked(self) -> np.ndarray:
-        """uint8 spikes (or counts) ``[N, T, *input_shape]``."""
+    def unpacked(self, index: np.ndarray | None = None) -> np.ndarray:
+        """uint8 spikes (or counts) ``[N, T, *input_shape]``; with ``index``, of those samples only."""
+        packed = self.packed if index is None else self.packed[index]
         if self.encoding == "counts":
-            return self.packed
-        return np.unpackbits(self.packed, axis=1, count=self.time_steps)
+            return packed
+        return np.unpackbits(packed, axis=1, count=self.time_steps)
 
 
 class EpochResult(NamedTuple):

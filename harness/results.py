@@ -145,6 +145,23 @@ class Row:
     fraction_of_peak: float | None = None
     dense_floor_s: float | None = None
     floor_ratio: float | None = None
+    # Activity (frameworks.activity; docs/activity.md), computed after the timed epochs by the
+    # canonical forward (spyx_core, float32 on the CPU) at this row's weights, on the first
+    # training batch: "first" at the initial weights, "final" at the weights after the last epoch.
+    # Spike rates per spiking layer ("<index>.<kind>", e.g. "1.LIF": fraction of its neuron-time-
+    # steps that spike), the LI readout's mean |u[t]|, and NeuroBench's synaptic operations per
+    # sample (effective ACs and MACs; dense does not depend on the weights' values). Empty/None
+    # when not computed: training rows only; activity_error says why it failed.
+    spike_rates_first: dict[str, float] = field(default_factory=dict)
+    spike_rates_final: dict[str, float] = field(default_factory=dict)
+    readout_abs_mean_first: float | None = None
+    readout_abs_mean_final: float | None = None
+    synops_acs_first: float | None = None
+    synops_acs_final: float | None = None
+    synops_macs_first: float | None = None
+    synops_macs_final: float | None = None
+    synops_dense: float | None = None
+    activity_error: str = ""
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)

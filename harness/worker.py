@@ -22,6 +22,7 @@ import numpy as np
 
 import frameworks
 from frameworks.adapter import Adapter, Kernels, Session, SpikeData, Unsupported
+from frameworks.order import epoch_order
 from frameworks.spec import (
     MICRO_INPUT_RATE,
     ModelSpec,
@@ -247,6 +248,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     )
     measure(session, row, cell.epochs, delay_s=injected_slowdown_s(cell.framework) * row.steps_per_epoch)
     project(row, cell)
+    record_activity(row, spec, data, cell, session)
     if row.evaluate:
         evaluate_test(session, cell, row)
 
@@ -256,6 +258,41 @@ def evaluate_test(session: Session, cell: Cell, row: Row) -> None:
     test = load_data(cell, split="test")
     loss, accuracy = session.evaluate(test)
     row.test_loss, row.test_accuracy, row.test_samples = float(loss), float(accuracy), len(test)
+
+
+def first_batch(data: SpikeData, batch_size: int, seed: int) -> np.ndarray:
+    """The batch every framework takes its first training step on: epoch 0's first ``batch_size``
+    samples in the shared order (``frameworks.order``), float32 ``[B, T, *input_shape]``."""
+    index = epoch_order(len(data), seed, 0)[:batch_size]
+    return data.unpacked(index).astype(np.float32)
+
+
+def record_activity(row: Row, spec: ModelSpec, data: SpikeData, cell: Cell, session: Session) -> None:
+    """Fills the row's activity (``frameworks.activity``) after the timed epochs: on the first
+    training batch, at the initial weights and at the session's final weights. A failure is
+    recorded in ``activity_error`` and leaves the rest of the row as it is."""
+    try:
+        weights = [init_weights(spec, seed=cell.seed), session.weights()]
+        missing = sorted(set(weights[0]) - set(weights[1]))
+        if missing:  # found before JAX is loaded and a program compiled
+            raise ValueError(f"the session's weights lack {', '.join(missing)}")
+        # Imported here, after the timings: a worker whose framework does not use JAX starts
+        # without it (its environment keeps JAX from reserving a GPU pool: executors.local).
+        from frameworks.activity import measure_activity
+
+        batch = first_batch(data, cell.batch_size, cell.seed)
+        first, final = measure_activity(spec, batch, weights)
+    except Exception as error:  # the activity is extra: its failure must not cost the timings
+        row.activity_error = _failure(error)
+        traceback.print_exc()
+        return
+    row.spike_rates_first, row.spike_rates_final = first.spike_rates, final.spike_rates
+    row.readout_abs_mean_first = first.readout_abs_mean
+    row.readout_abs_mean_final = final.readout_abs_mean
+    row.synops_acs_first, row.synops_acs_final = first.synops.effective_acs, final.synops.effective_acs
+    row.synops_macs_first = first.synops.effective_macs
+    row.synops_macs_final = final.synops.effective_macs
+    row.synops_dense = final.synops.dense
 
 
 def run_cell(cell: Cell) -> Row:

@@ -33,8 +33,8 @@ from frameworks.jax_base import (
 from frameworks.spec import ALIF, IF, LI, LIF, RIF, RLIF, CuBaLIF, Layer, ModelSpec, NeuronLayer
 
 __all__ = [  # the JAX base's names that the harness and tests reach through this adapter
-    "MATMUL_PRECISION", "NEURONS", "SpyxCoreAdapter", "from_haiku", "make_spec_trainer", "network",
-    "stage", "to_haiku",
+    "MATMUL_PRECISION", "NEURONS", "SpyxCoreAdapter", "from_haiku", "make_spec_trainer", "modules",
+    "network", "stage", "to_haiku",
 ]  # fmt: skip
 
 
@@ -86,6 +86,13 @@ def _module(spec: ModelSpec, weights: dict[str, np.ndarray], index: int, layer: 
     raise Unsupported(f"spyx_core has no layer {type(layer).__name__}")
 
 
+def modules(spec: ModelSpec, weights: dict[str, np.ndarray]) -> list[Callable]:
+    """The spec's layers as spyx_core modules, ``layer_<i>`` each, in order (call inside a Haiku
+    transform); untrained decays are constants taken from ``weights``."""
+    spike_fn = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
+    return [_module(spec, weights, i, layer, spike_fn) for i, layer in enumerate(spec.layers)]
+
+
 def network(
     spec: ModelSpec,
     weights: dict[str, np.ndarray],
@@ -100,11 +107,10 @@ def network(
     With ``return_counts`` the network returns ``(readout, counts)``: the spike counts of every
     hidden neuron layer, ``[B, size]`` each (``spyx_core.run_sequential``, as ``remat_chunk``).
     """
-    spike_fn = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
     options = {"impl": impl, "unroll": unroll, "remat_chunk": remat_chunk}
 
     def forward(x: jax.Array):
-        layers = [_module(spec, weights, i, layer, spike_fn) for i, layer in enumerate(spec.layers)]
+        layers = modules(spec, weights)
         return spyx_core.run_sequential(layers, x, return_counts=return_counts, **options)
 
     return hk.without_apply_rng(hk.transform(forward))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.report.tables import (
     TABLE,
+    activity_table,
     benchmark_table,
     compiled_table,
     epoch_table,
@@ -24,6 +25,7 @@ from harness.report.tables import (
     resources_table,
     totals_table,
 )
+from harness.report.vacuous import vacuous_comparisons
 from harness.results import REFERENCE, read_results
 from harness.results import frame as results_frame
 
@@ -68,6 +70,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
         if not resources.empty:
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
             lines += [resources.to_markdown(index=False), ""]
+        lines += _activity_section(frame, [r for r in rows if r.task == task], out, name)
         lines += [f"![{name}]({plot_epochs(frame, task, out, machine(environment)).name})", ""]
         lines += _limits_section(frame, task, out, machine(environment))
         lines += _trajectory_section([r for r in rows if r.task == task], out, machine(environment))
@@ -94,6 +97,32 @@ def _accuracy_note(part: pd.DataFrame) -> list[str]:
         "evaluate (the synthetic twin by default, `--no-evaluate`) or did not finish.",
         "",
     ]
+
+
+def _activity_section(frame: pd.DataFrame, rows: list, out: Path, name: str) -> list[str]:
+    """The task's activity table (``activity_table``) and its vacuous comparisons, as lines."""
+    table = activity_table(frame, rows[0].task) if rows else pd.DataFrame()
+    if table.empty:
+        return []
+    table.to_csv(out / f"{name}-activity.csv", index=False)
+    warnings = [f"- {line}" for line in vacuous_comparisons(rows)]
+    return [
+        f"### {name}: activity on the first training batch, initial -> final weights",
+        "",
+        _ACTIVITY_NOTE,
+        "",
+        table.to_markdown(index=False),
+        "",
+        *([*warnings, ""] if warnings else []),
+    ]
+
+
+_ACTIVITY_NOTE = (
+    "Computed by the canonical forward (spyx_core, float32 on the CPU) at each row's weights: "
+    "the spike rate of every spiking layer (spikes per neuron-time-step), the readout's mean |u|, "
+    "and NeuroBench's synaptic operations per sample (effective ACs, effective MACs, dense); "
+    "docs/activity.md defines them."
+)
 
 
 def _trajectory_section(rows: list, out: Path, where: str) -> list[str]:

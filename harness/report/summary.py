@@ -3,14 +3,12 @@ device's limit (the time's multiple of the dense floor, the fraction of the peak
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.cell import size_label
-from harness.report.tables import accuracy_cell, percent_of_peak, times_floor
+from harness.report.tables import accuracy_cell, activity_table, percent_of_peak, times_floor
 from harness.report.trajectory import format_trajectories
+from harness.report.vacuous import vacuous_comparisons
 from harness.results import REFERENCE, Row, frame
 
 
@@ -77,30 +75,21 @@ def format_summary(rows: list[Row]) -> str:
         )
     if any(r.loss_steps for r in rows):
         text += "\n" + format_trajectories(rows)
-    return text + "".join(f"\n{line}" for line in vacuous_first_losses(rows))
+    text += format_activity(table)
+    return text + "".join(f"\n{line}" for line in vacuous_comparisons(rows))
 
 
-CLASSES = {"shd": SHD_CLASSES, "nmnist": NMNIST_CLASSES}
-UNIFORM_RTOL = 1e-4
-"""How close to ln K a first-step loss must be to count as uniform logits: the tolerance of the
-first-step loss comparison, within which a network whose readout is exactly 0 would pass it."""
+def format_activity(table: pd.DataFrame) -> str:
+    """Each task's activity table (``harness.report.tables.activity_table``) under a heading, or ""."""
+    text = ""
+    for task in sorted(table.task.unique()):
+        activity = activity_table(table, task)
+        if not activity.empty:
+            text += f"\n{ACTIVITY_HEADING.format(task=task)}\n{activity.to_string(index=False)}"
+    return text
 
 
-def vacuous_first_losses(rows: list[Row]) -> list[str]:
-    """Warnings for configurations whose reference first-step loss is ln K: the logits are uniform
-    (the readout is about 0, e.g. a silent hidden layer), so any implementation would agree on it.
-
-    With label smoothing too, the cross-entropy of uniform logits is exactly ln K."""
-    warnings = []
-    for row in rows:
-        classes = CLASSES.get(row.task)
-        if row.framework != REFERENCE or row.loss_first_step is None or classes is None:
-            continue
-        if abs(row.loss_first_step - math.log(classes)) <= UNIFORM_RTOL * math.log(classes):
-            cell = f"{row.task} {size_label(row)} B={row.batch_size} T={row.time_steps}"
-            uniform = f"ln {classes} = {math.log(classes):.6f}"
-            warnings.append(
-                f"vacuous: {cell}: the first-step loss is {uniform} (uniform logits: the readout is "
-                "about 0), so its agreement holds for any implementation; compare the later steps"
-            )
-    return warnings
+ACTIVITY_HEADING = (
+    "{task} activity on the first training batch, initial -> final weights (canonical forward; "
+    "spike rate per spiking layer, readout mean |u|, synaptic operations per sample):"
+)

@@ -9,7 +9,8 @@ cost, break-even epochs, graphs). The micro-benchmark: milliseconds per forward 
 forward+backward call beside the published anchors, and the timed calls, compile seconds and peak
 memory. Beside every time: its multiple of the dense floor (``x floor``) and the fraction of the
 device's matmul peak it achieves (``% peak``), and every row against the device's limit in
-``limits_table`` (docs/limits.md). Also pytest-benchmark JSON as one table.
+``limits_table`` (docs/limits.md). Each training row's activity (spike rates, readout,
+synaptic operations) at its initial and final weights. Also pytest-benchmark JSON as one table.
 """
 
 from __future__ import annotations
@@ -326,3 +327,35 @@ def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
     ]
     return pd.DataFrame.from_records(records)
+
+
+def _change(first, final) -> str:
+    """``first -> final``, three significant digits each (blank where neither was measured)."""
+    if pd.isna(first) and pd.isna(final):  # pd.isna(None) too
+        return ""
+    return f"{_fmt(first)} -> {_fmt(final)}"
+
+
+def activity_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Every ok training row's activity on the first training batch (``frameworks.activity``), as
+    ``initial -> final`` weights: each spiking layer's spike rate, the readout's mean ``|u|``, the
+    effective ACs and MACs per sample, and the dense operations per sample (or why none was
+    computed)."""
+    part = frame[(frame.task == task) & (frame.status == "ok")]
+    tried = part.spike_rates_first.map(bool) | (part.activity_error != "")  # micro rows: never
+    part = part[tried]
+    label = SIZE_LABEL.get(task, "size")
+    records = []
+    for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows():
+        record = {"framework": r.framework, label: r["size"], "B": r.batch_size, "T": r.time_steps}
+        if r.activity_error:
+            records.append(record | {"activity": f"failed: {r.activity_error[:60]}"})
+            continue
+        for layer, rate in r.spike_rates_first.items():
+            record[f"{layer} rate"] = _change(rate, r.spike_rates_final.get(layer))
+        record["readout |u|"] = _change(r.readout_abs_mean_first, r.readout_abs_mean_final)
+        record["ACs"] = _change(r.synops_acs_first, r.synops_acs_final)
+        record["MACs"] = _change(r.synops_macs_first, r.synops_macs_final)
+        record["dense"] = _fmt(r.synops_dense)
+        records.append(record)
+    return blank_filled(records)
