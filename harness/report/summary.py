@@ -8,6 +8,7 @@ import pandas as pd
 
 from frameworks.spec import NMNIST_CLASSES, SHD_CLASSES
 from harness.cell import size_label
+from harness.report.tables import busy_note, machine_cell, memory_columns
 from harness.report.trajectory import format_trajectories
 from harness.results import REFERENCE, Row, frame
 
@@ -21,7 +22,8 @@ def _count(value: int | None) -> str:
 
 
 def format_summary(rows: list[Row]) -> str:
-    """The human-readable table (seconds; memory in MiB)."""
+    """The human-readable table (seconds; memory in MiB, one column per measurement; the machine
+    while each row was timed, BUSY where other processes took enough to make its times suspect)."""
     if not rows:
         return "no results"
     table = frame(rows)
@@ -32,7 +34,6 @@ def format_summary(rows: list[Row]) -> str:
             if r.epoch_s_median
             else ""
         )
-        memory = f"{r.peak_memory_bytes / 2**20:.0f}" if r.peak_memory_bytes else ""
         lines.append(
             {
                 "framework": r.framework,
@@ -46,10 +47,11 @@ def format_summary(rows: list[Row]) -> str:
                 f"x {REFERENCE}": f"{r.vs_reference:.3g}" if pd.notna(r.vs_reference) else "",
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
-                "peak_MiB": memory,
             }
         )
-    text = pd.DataFrame(lines).to_string(index=False)
+    shown = pd.DataFrame(lines, index=table.index).join(memory_columns(table))
+    shown["machine"] = [machine_cell(r) for _, r in table.iterrows()]
+    text = shown.to_string(index=False)
     inexact = table[table.semantics.fillna("") != ""]
     for _, r in inexact.drop_duplicates("framework").iterrows():
         text += f"\n{r.framework} is not the canonical model: {r.semantics}"
@@ -61,7 +63,8 @@ def format_summary(rows: list[Row]) -> str:
         )
     if any(r.loss_steps for r in rows):
         text += "\n" + format_trajectories(rows)
-    return text + "".join(f"\n{line}" for line in vacuous_first_losses(rows))
+    warnings = [*vacuous_first_losses(rows), *filter(None, [busy_note(table)])]
+    return text + "".join(f"\n{line}" for line in warnings)
 
 
 CLASSES = {"shd": SHD_CLASSES, "nmnist": NMNIST_CLASSES}
