@@ -130,9 +130,10 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
             capsize=2,
             label=f"{name} (this run)",
         )
-        measured = rows[rows.peak_memory_source == memory_source]
-        memory = measured.peak_memory_bytes / 2**20
-        right.plot(measured["size"], memory, marker=marker, color=colour, label=f"{name} (this run)")
+        measured = rows[(rows.peak_memory_source == memory_source) & rows.peak_memory_bytes.notna()]
+        if not measured.empty:
+            memory = measured.peak_memory_bytes / 2**20
+            right.plot(measured["size"], memory, marker=marker, color=colour, label=f"{name} (this run)")
     for label, points in anchors.items():
         sizes, ms = zip(*sorted(points), strict=True)
         colour, marker = style[label]
@@ -142,7 +143,7 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
                  fontsize=10)  # fmt: skip
     left.set_title("forward+backward per call (published anchors dashed)", fontsize=9)
     left_out = int((part.peak_memory_bytes.notna() & (part.peak_memory_source != memory_source)).sum())
-    others = f"; {left_out} rows measured otherwise not shown" if left_out else ""
+    others = f"\n({left_out} rows measured otherwise are not shown)" if left_out else ""
     right.set_title(f"peak memory: {memory_source or 'not measured'}{others}", fontsize=9)
     sizes = sorted({*part["size"], *(p.size for p in published("micro"))})
     for axis, label in ((left, "milliseconds per forward+backward call"), (right, "peak memory (MiB)")):
