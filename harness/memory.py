@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 STATM = Path("/proc/self/statm")
+STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
 RESET_HIGH_WATER = "5"
 """Written to clear_refs, resets the process's peak RSS to its current RSS (Linux 4.0 on); the
@@ -46,7 +47,18 @@ def current_rss() -> int | None:
 
 
 def max_rss() -> int:
-    """``getrusage(RUSAGE_SELF).ru_maxrss`` in bytes (Linux reports KiB)."""
+    """The process's peak resident set in bytes: ``VmHWM`` of /proc/self/status where there is
+    one, else ``getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux).
+
+    ``VmHWM`` first: it is the mark the reset resets. ``ru_maxrss`` also keeps the peak of the
+    image the process replaced at exec, which no reset clears: a worker started by the runner
+    (forked from it) reads at least the runner's resident set there."""
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # "VmHWM:   12345 kB"
+    except (OSError, IndexError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
