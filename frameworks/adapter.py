@@ -109,6 +109,26 @@ class CompileStats:
     graph_break_reasons: list[str]
 
 
+@dataclass(frozen=True)
+class BackendMemory:
+    """A backend's own peak-memory figures for one session or kernels, in bytes; None where this
+    backend does not report one (the row's fields of the same names; docs/memory.md).
+
+    Attributes:
+        xla_planned_bytes: the memory XLA planned for the compiled program (``memory_analysis``:
+            arguments + outputs + temporaries - aliased), on any device; a plan, not a measurement.
+        jax_peak_bytes_in_use: ``device.memory_stats()["peak_bytes_in_use"]`` where the device
+            reports it (GPU, TPU; the CPU does not).
+        torch_max_allocated_bytes: ``torch.cuda.max_memory_allocated`` (live tensors at their peak).
+        torch_max_reserved_bytes: ``torch.cuda.max_memory_reserved`` (the caching allocator's pool).
+    """
+
+    xla_planned_bytes: int | None = None
+    jax_peak_bytes_in_use: int | None = None
+    torch_max_allocated_bytes: int | None = None
+    torch_max_reserved_bytes: int | None = None
+
+
 class Session(Protocol):
     """A model and its dataset staged on one device, ready to train epoch by epoch."""
 
@@ -127,8 +147,8 @@ class Session(Protocol):
     def fetch(self, handle: Any) -> EpochResult:
         """Copies an epoch's losses and accuracy to the host."""
 
-    def peak_memory(self) -> tuple[int | None, str]:
-        """Peak device memory in bytes and how it was obtained (``None`` when unknown)."""
+    def peak_memory(self) -> BackendMemory:
+        """The backend's own peak-memory figures so far (an empty ``BackendMemory`` for none)."""
 
     def weights(self) -> dict[str, np.ndarray]:
         """The current parameters in the canonical layout."""
@@ -164,8 +184,8 @@ class Kernels(Protocol):
     def synchronize(self) -> None:
         """Blocks until every launched device operation has finished."""
 
-    def peak_memory(self) -> tuple[int | None, str]:
-        """Peak device memory in bytes and how it was obtained (``None`` when unknown)."""
+    def peak_memory(self) -> BackendMemory:
+        """The backend's own peak-memory figures so far (an empty ``BackendMemory`` for none)."""
 
     def output(self, handle: Any) -> np.ndarray:
         """A ``forward`` handle's output on the host, ``[T, B, ...]`` float32."""

@@ -24,7 +24,14 @@ import numpy as np
 import optax
 
 import spyx_core
-from frameworks.adapter import AdapterBase, EpochResult, SpikeData, Unsupported, package_versions
+from frameworks.adapter import (
+    AdapterBase,
+    BackendMemory,
+    EpochResult,
+    SpikeData,
+    Unsupported,
+    package_versions,
+)
 from frameworks.order import epoch_key, permutation_from_key
 from frameworks.spec import Conv2d, Flatten, Linear, MaxPool2d, ModelSpec, StatelessLayer, is_decay
 
@@ -236,22 +243,29 @@ class JaxAdapter(AdapterBase):
         return kernels
 
 
-def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> tuple[int | None, str]:
-    """Peak device memory: the device's own peak where it reports one (GPU, TPU), otherwise the
-    memory plan XLA made for ``compiled`` (the CPU reports none), labelled as such."""
+def peak_memory(device: jax.Device, compiled: jax.stages.Compiled | None) -> BackendMemory:
+    """The device's own peak where it reports one (GPU, TPU; the CPU reports none) and the memory
+    plan XLA made for ``compiled`` (None before it is compiled)."""
     stats = device.memory_stats() or {}
-    if "peak_bytes_in_use" in stats:
-        return int(stats["peak_bytes_in_use"]), "jax memory_stats peak_bytes_in_use"
+    in_use = stats.get("peak_bytes_in_use")
+    return BackendMemory(
+        xla_planned_bytes=planned_bytes(compiled),
+        jax_peak_bytes_in_use=None if in_use is None else int(in_use),
+    )
+
+
+def planned_bytes(compiled: jax.stages.Compiled | None) -> int | None:
+    """XLA's plan for ``compiled``: arguments + outputs + temporaries - aliased bytes (None: no plan)."""
     plan = compiled.memory_analysis() if compiled is not None else None
     if plan is None:
-        return None, "unknown"
-    planned = (
+        return None
+    total = (
         plan.argument_size_in_bytes
         + plan.output_size_in_bytes
         + plan.temp_size_in_bytes
         - plan.alias_size_in_bytes
     )
-    return int(planned), "xla memory_analysis (planned: arguments+outputs+temp-aliased)"
+    return int(total)
 
 
 class _Session:
@@ -302,7 +316,7 @@ class _Session:
     def fetch(self, metrics) -> EpochResult:
         return EpochResult(np.asarray(metrics.loss), float(np.mean(metrics.accuracy)))
 
-    def peak_memory(self) -> tuple[int | None, str]:
+    def peak_memory(self) -> BackendMemory:
         return peak_memory(self.device, self._epoch)
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -321,10 +335,10 @@ class _Kernels:
     """The ``Kernels`` protocol in JAX: the forward and the gradient of ``output.sum()`` as two
     jitted programs, lowered and compiled in ``compile``, on parameters and input staged once.
 
-    The memory plan of the forward+backward program stands for the peak where the device reports
-    none (``peak_memory``): it computes the forward too, so it is the larger of the two. The input
-    ``x`` comes in the network's layout; a ``batch_first`` output turns time-major on the host, in
-    ``output``, outside the timed calls.
+    The memory plan reported is the forward+backward program's (``peak_memory``): it computes the
+    forward too, so it is the larger of the two. The input ``x`` comes in
+    the network's layout; a ``batch_first`` output turns time-major on the host, in ``output``,
+    outside the timed calls.
     """
 
     compile_kind = "jax lower+compile (forward; forward+backward)"
@@ -370,7 +384,7 @@ class _Kernels:
     def synchronize(self) -> None:
         jax.block_until_ready(self._last)
 
-    def peak_memory(self) -> tuple[int | None, str]:
+    def peak_memory(self) -> BackendMemory:
         return peak_memory(self.device, self._compiled[1] if self._compiled else None)
 
     def output(self, handle: jax.Array) -> np.ndarray:

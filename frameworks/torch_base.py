@@ -11,7 +11,6 @@ spikes) with a Python loop over time, and lists the parameters under canonical n
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 
 from frameworks.adapter import (
     AdapterBase,
+    BackendMemory,
     EpochResult,
     SpikeData,
     Unsupported,
@@ -131,12 +131,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def peak_memory(device: torch.device) -> tuple[int | None, str]:
-    """Peak bytes since ``prepare_device``: CUDA's allocator peak, on the CPU the process's peak RSS."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device), "torch max_memory_allocated"
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak_kib * 1024, "process max RSS (host; whole process)"
+def peak_memory(device: torch.device) -> BackendMemory:
+    """CUDA's allocator peaks since ``prepare_device``: live tensors and the cached pool. Nothing on
+    the CPU, where torch keeps no count (the worker measures the process, harness.memory)."""
+    if device.type != "cuda":
+        return BackendMemory()
+    return BackendMemory(
+        torch_max_allocated_bytes=torch.cuda.max_memory_allocated(device),
+        torch_max_reserved_bytes=torch.cuda.max_memory_reserved(device),
+    )
 
 
 def _linear(layer: Linear) -> tuple[torch.nn.Module, Parameters]:
@@ -463,7 +466,7 @@ class TorchSession:
         losses, correct = handle
         return EpochResult(torch.stack(losses).cpu().numpy(), float(torch.stack(correct).mean()))
 
-    def peak_memory(self) -> tuple[int | None, str]:
+    def peak_memory(self) -> BackendMemory:
         return peak_memory(self.device)
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -517,7 +520,7 @@ class TorchKernels:
     def synchronize(self) -> None:
         synchronize(self.device)
 
-    def peak_memory(self) -> tuple[int | None, str]:
+    def peak_memory(self) -> BackendMemory:
         return peak_memory(self.device)
 
     def output(self, handle: torch.Tensor) -> np.ndarray:

@@ -111,6 +111,8 @@ class Row:
     """The loss of every training step, all epochs (the warm-up first), before its update."""
     accuracy_per_epoch: list[float] = field(default_factory=list)
     test_accuracy: float | None = None
+    # The headline peak memory in bytes and its label (harness.memory.headline; the memory group
+    # at the end holds every figure it is chosen from). Rows of earlier runs: the backend's figure.
     peak_memory_bytes: int | None = None
     peak_memory_source: str = ""
     versions: dict[str, str] = field(default_factory=dict)
@@ -162,6 +164,26 @@ class Row:
     synops_macs_final: float | None = None
     synops_dense: float | None = None
     activity_error: str = ""
+    # The machine while the timed part ran (harness.machine; None: unknown, e.g. not Linux):
+    # other processes' CPU as cores busy on average, the 1-minute load average at its start and
+    # end, the other compute processes on the cell's GPU ({"pid", "used_mib"}; None off the GPU
+    # or without nvidia-smi), and whether that makes the times suspect (harness.machine.is_busy).
+    other_cpu_cores: float | None = None
+    load_1m_start: float | None = None
+    load_1m_end: float | None = None
+    device_other_processes: list[dict[str, int]] | None = None
+    busy: bool | None = None
+    # Peak memory, like with like (harness.memory, docs/memory.md): the worker's peak RSS above
+    # its baseline taken before the model is built and how (``peak_rss_source``), the same for
+    # every framework; then each backend's own figures (frameworks.adapter.BackendMemory).
+    # ``peak_memory_bytes`` above is the device's headline among them (harness.memory.headline),
+    # ``peak_memory_source`` its label.
+    peak_rss_above_baseline_bytes: int | None = None
+    peak_rss_source: str = ""
+    xla_planned_bytes: int | None = None
+    jax_peak_bytes_in_use: int | None = None
+    torch_max_allocated_bytes: int | None = None
+    torch_max_reserved_bytes: int | None = None
 
     def __post_init__(self) -> None:
         _one_of("status", self.status, STATUSES)

@@ -8,6 +8,7 @@ framework becomes the row's ``reason``; the row is written in every case except 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import frameworks
-from frameworks.adapter import Adapter, Kernels, Session, SpikeData, Unsupported
+from frameworks.adapter import Adapter, BackendMemory, Kernels, Session, SpikeData, Unsupported
 from frameworks.order import epoch_order
 from frameworks.spec import (
     MICRO_INPUT_RATE,
@@ -32,7 +33,7 @@ from frameworks.spec import (
     nmnist_spec,
     shd_spec,
 )
-from harness import datasets, limits
+from harness import datasets, limits, machine, memory
 from harness.cell import Cell, evaluates
 from harness.environment import git_commit
 from harness.errors import SpikebenchError
@@ -133,7 +134,6 @@ def measure(session: Session, row: Row, epochs: int, *, delay_s: float = 0.0) ->
     row.first_epoch_s = seconds[0]
     row.timed_epochs = len(seconds) - 1
     row.epoch_s_median, row.epoch_s_min, row.epoch_s_max = spread(seconds[1:])
-    row.peak_memory_bytes, row.peak_memory_source = session.peak_memory()
     record_compile_stats(session, row)
 
 
@@ -163,8 +163,16 @@ def measure_micro(
     step = [timed(kernels.forward_backward, kernels.synchronize)[1] for _ in range(row.calls)]
     row.forward_s_median, row.forward_s_min, row.forward_s_max = spread(forward)
     row.step_s_median, row.step_s_min, row.step_s_max = spread(step)
-    row.peak_memory_bytes, row.peak_memory_source = kernels.peak_memory()
     record_compile_stats(kernels, row)
+
+
+def record_memory(row: Row, figures: BackendMemory, baseline: memory.RssBaseline) -> None:
+    """The row's memory: the peak RSS above ``baseline``, the backend's own ``figures`` (same
+    field names) and the headline chosen among them for the device (harness.memory)."""
+    row.peak_rss_above_baseline_bytes, row.peak_rss_source = memory.peak_rss_above(baseline)
+    for name, value in dataclasses.asdict(figures).items():
+        setattr(row, name, value)
+    row.peak_memory_bytes, row.peak_memory_source = memory.headline(row)
 
 
 def record_compile_stats(compiled: Session | Kernels, row: Row) -> None:
@@ -197,9 +205,11 @@ def run_micro(adapter: Adapter, cell: Cell, row: Row) -> None:
     row.data = f"random spikes, Bernoulli({MICRO_INPUT_RATE:g}), seed {cell.seed}"
     row.n_samples, row.epochs = cell.batch_size, 0
     spikes = micro_input(spec, batch_size=cell.batch_size, seed=cell.seed)
-    measure_micro(
-        adapter.kernels(spec, init_weights(spec, seed=cell.seed), spikes, device=cell.device), row
-    )
+    baseline = memory.rss_baseline()
+    kernels = adapter.kernels(spec, init_weights(spec, seed=cell.seed), spikes, device=cell.device)
+    with machine.watched(row, cell.device):
+        measure_micro(kernels, row)
+    record_memory(row, kernels.peak_memory(), baseline)
 
 
 def record_spec(row: Row, spec: ModelSpec) -> None:
@@ -238,6 +248,7 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
     spec = model_spec(cell, data)
     record_spec(row, spec)
     limits.record_flops(row, spec, cell.batch_size)
+    baseline = memory.rss_baseline()  # after the imports and the data: the model's part is above it
     session = adapter.session(
         spec,
         init_weights(spec, seed=cell.seed),
@@ -246,7 +257,10 @@ def run_training(adapter: Adapter, cell: Cell, row: Row) -> None:
         batch_size=cell.batch_size,
         seed=cell.seed,
     )
-    measure(session, row, cell.epochs, delay_s=injected_slowdown_s(cell.framework) * row.steps_per_epoch)
+    delay_s = injected_slowdown_s(cell.framework) * row.steps_per_epoch
+    with machine.watched(row, cell.device):
+        measure(session, row, cell.epochs, delay_s=delay_s)
+    record_memory(row, session.peak_memory(), baseline)
     project(row, cell)
     record_activity(row, spec, data, cell, session)
     if row.evaluate:

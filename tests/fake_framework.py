@@ -25,7 +25,7 @@ MODULE = textwrap.dedent(
 
     import numpy as np
 
-    from frameworks.adapter import AdapterBase, EpochResult
+    from frameworks.adapter import AdapterBase, BackendMemory, EpochResult
 
 
     def _log(event, hidden):
@@ -63,7 +63,7 @@ MODULE = textwrap.dedent(
             return EpochResult(np.full(self.steps, 2.0 + handle), 0.5)
 
         def peak_memory(self):
-            return None, "unknown"
+            return BackendMemory()
 
         def weights(self):
             return {{}}

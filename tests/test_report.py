@@ -11,7 +11,7 @@ from result_rows import shd_row
 
 from harness.report import write_report
 from harness.report.summary import format_summary
-from harness.report.tables import resources_table
+from harness.report.tables import epoch_table, resources_table
 from harness.results import Row, frame, write_results
 
 COMMITTED = Path(__file__).parent.parent / "results" / "cpu-2core"
@@ -50,7 +50,7 @@ def test_report_lists_every_rows_time_compile_and_memory(tmp_path):
             compile_kind="jax (impl=fused)", **common),
         Row(framework="spyx_core@scan", epoch_s_median=1.0, epoch_s_min=1.0, epoch_s_max=1.1,
             compile_s=9.5, peak_memory_bytes=74 * 2**20, peak_memory_source="xla plan",
-            compile_kind="jax (impl=scan)", **common),
+            compile_kind="jax (impl=scan)", other_cpu_cores=0.9, busy=True, **common),
     ]  # fmt: skip
     write_results(tmp_path, rows, {})
     text = write_report(tmp_path).read_text()
@@ -59,10 +59,15 @@ def test_report_lists_every_rows_time_compile_and_memory(tmp_path):
     assert len(lines) == 2
     fused, scan = (line.split("|")[1:-1] for line in lines)
     assert [c.strip() for c in fused] == [
-        "spyx_core", "128", "64", "256", "0.5 [0.4-0.6]", "1x", "1.2", "58", "xla plan",
-        "jax (impl=fused)",
+        "spyx_core", "128", "64", "256", "0.5 [0.4-0.6]", "1x", "1.2", "58", "jax (impl=fused)", "",
     ]  # fmt: skip
-    assert [c.strip() for c in scan][4:8] == ["1 [1-1.1]", "2x", "9.5", "74"]
+    header = section.splitlines()[2]
+    columns = [c.strip() for c in header.split("|")[8:-1]]
+    assert columns == ["peak MiB (xla plan)", "compiled as", "machine"]
+    assert [c.strip() for c in scan][4:] == [
+        "1 [1-1.1] BUSY", "2x", "9.5", "74", "jax (impl=scan)", "BUSY: 0.90 other cores",
+    ]  # fmt: skip
+    assert text.splitlines()[4].startswith("BUSY: 1 of 2 rows were timed")  # above the tables
 
 
 def test_summary_pairs_each_row_with_the_reference_of_its_own_configuration():
@@ -160,3 +165,47 @@ def test_report_sets_each_compiled_variant_beside_its_eager_framework(tmp_path):
     assert lines[2][7:10] == ["2x", "30", "60"]
     assert lines[3][5:10] == ["", "1", "", "30", ""]
     assert (tmp_path / "table1-compiled.csv").exists()
+
+
+RSS = "peak RSS above baseline"
+
+
+def test_each_memory_column_holds_one_measurement_and_names_it():
+    rows = [
+        shd_row("spyx_core", 0.1, 3.0, peak_memory_bytes=10 * 2**20, peak_memory_source=RSS),
+        shd_row("snntorch", 1.0, 3.0, peak_memory_bytes=20 * 2**20, peak_memory_source=RSS),
+        shd_row("norse", 2.0, 3.0, peak_memory_bytes=300 * 2**20, peak_memory_source="process max RSS"),
+        shd_row("torch_plain", 2.0, 3.0),  # not measured
+    ]
+    table = resources_table(frame(rows), "shd").set_index("framework")
+    assert table[f"peak MiB ({RSS})"].to_dict() == {
+        "spyx_core": "10", "snntorch": "20", "norse": "", "torch_plain": "",
+    }  # fmt: skip
+    assert table["peak MiB (process max RSS)"].to_dict() == {
+        "spyx_core": "", "snntorch": "", "norse": "300", "torch_plain": "",
+    }  # fmt: skip
+    header = format_summary(rows).splitlines()[0]
+    assert f"peak MiB ({RSS})" in header and "peak MiB (process max RSS)" in header
+
+
+def test_rows_timed_on_a_busy_machine_are_flagged_in_the_summary_and_the_tables():
+    sharer = [{"pid": 99, "used_mib": 512}]
+    machines = [
+        ("spyx_core", 0.1, {"other_cpu_cores": 0.05, "busy": False}),
+        ("snntorch", 1.0, {"other_cpu_cores": 0.8, "busy": True}),
+        ("norse", 2.0, {"other_cpu_cores": 0.0, "device_other_processes": sharer, "busy": True}),
+        ("torch_plain", 3.0, {}),  # not watched (an older run)
+    ]
+    rows = [shd_row(f, s, 3.0, epoch_s_min=s, epoch_s_max=s, **more) for f, s, more in machines]
+    lines = format_summary(rows).splitlines()
+    by_framework = {line.split()[0]: line for line in lines[1:5]}
+    assert by_framework["spyx_core"].rstrip().endswith("quiet: 0.05 other cores")
+    assert by_framework["snntorch"].rstrip().endswith("BUSY: 0.80 other cores")
+    assert by_framework["norse"].rstrip().endswith("BUSY: 0.00 other cores, 1 other GPU processes")
+    assert "BUSY" not in by_framework["torch_plain"] and "quiet" not in by_framework["torch_plain"]
+    note = "BUSY: 2 of 4 rows were timed while other processes used more than 0.25 CPU cores"
+    assert note in lines[-1]
+    epochs = epoch_table(frame(rows), "shd").iloc[0]  # one configuration: every framework's cell
+    assert epochs["spyx_core"] == "0.1 [0.1-0.1]"
+    assert (epochs["snntorch"], epochs["norse"]) == ("1 [1-1] BUSY", "2 [2-2] BUSY")
+    assert epochs["torch_plain"] == "3 [3-3]"  # not watched

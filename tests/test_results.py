@@ -144,8 +144,9 @@ COMPILE_FIELDS = ("compile_options", "graphs", "graph_breaks", "recompiles", "gr
 
 
 def test_schema_2_rows_load_without_compile_statistics(tmp_path):
-    start = Row.fields().index(COMPILE_FIELDS[0])
-    assert tuple(Row.fields()[start : start + len(COMPILE_FIELDS)]) == COMPILE_FIELDS
+    fields = Row.fields()
+    start = fields.index(COMPILE_FIELDS[0])  # one group (later groups follow it)
+    assert tuple(fields[start : start + len(COMPILE_FIELDS)]) == COMPILE_FIELDS
     row = shd_row("snntorch", 0.1, 3.0).as_dict()
     old = {k: v for k, v in row.items() if k not in COMPILE_FIELDS}
     (tmp_path / "results.json").write_text(json.dumps({"schema": 2, "environment": {}, "rows": [old]}))
@@ -154,6 +155,27 @@ def test_schema_2_rows_load_without_compile_statistics(tmp_path):
     assert (back.compile_options, back.graphs, back.graph_breaks) == ({}, None, None)
     assert back.recompiles is None
     assert back.graph_break_reasons == []
+
+
+MACHINE_AND_MEMORY_FIELDS = (
+    "other_cpu_cores", "load_1m_start", "load_1m_end", "device_other_processes", "busy",
+    "peak_rss_above_baseline_bytes", "peak_rss_source", "xla_planned_bytes", "jax_peak_bytes_in_use",
+    "torch_max_allocated_bytes", "torch_max_reserved_bytes",
+)  # fmt: skip
+
+
+def test_rows_written_before_the_machine_and_memory_groups_load_as_unknown(tmp_path):
+    fields = Row.fields()
+    start = fields.index(MACHINE_AND_MEMORY_FIELDS[0])
+    assert tuple(fields[start : start + len(MACHINE_AND_MEMORY_FIELDS)]) == MACHINE_AND_MEMORY_FIELDS
+    row = shd_row("snntorch", 0.1, 3.0, busy=True, other_cpu_cores=0.5).as_dict()
+    old = {k: v for k, v in row.items() if k not in MACHINE_AND_MEMORY_FIELDS}
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 3, "environment": {}, "rows": [old]}))
+    (back,), _ = read_results(tmp_path)
+    assert (back.busy, back.other_cpu_cores, back.device_other_processes) == (None, None, None)
+    assert (back.peak_rss_above_baseline_bytes, back.peak_rss_source) == (None, "")
+    write_results(tmp_path, [Row.from_dict(row)], {})  # and the new fields survive a round trip
+    assert read_results(tmp_path)[0][0] == Row.from_dict(row)
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.parent.name for p in COMMITTED])

@@ -16,6 +16,7 @@ from harness.report.tables import (
     TABLE,
     activity_table,
     benchmark_table,
+    busy_note,
     compiled_table,
     epoch_table,
     evaluated,
@@ -42,6 +43,8 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
     frame = results_frame(rows)
     frame.to_csv(out / "report.csv", index=False)
     lines = [f"# spikebench report: {folder}", "", _environment_lines(environment), ""]
+    note = busy_note(frame) if not frame.empty else None
+    lines += [note, ""] if note else []
     for task in sorted(frame.task.unique()) if not frame.empty else []:
         if task == "micro":
             lines += _micro_section(frame, out, machine(environment))
@@ -69,7 +72,7 @@ def write_report(folder: Path, out: Path | None = None, benchmarks: list[Path] =
         resources = resources_table(frame, task)
         if not resources.empty:
             lines += [f"### {name}: every row's time, compile and peak memory", ""]
-            lines += [resources.to_markdown(index=False), ""]
+            lines += [resources.to_markdown(index=False), "", _MEMORY_NOTE, ""]
         lines += _activity_section(frame, [r for r in rows if r.task == task], out, name)
         lines += [f"![{name}]({plot_epochs(frame, task, out, machine(environment)).name})", ""]
         lines += _limits_section(frame, task, out, machine(environment))
@@ -185,6 +188,13 @@ def _environment_lines(environment: dict) -> str:
     )
 
 
+_MEMORY_NOTE = (
+    "Each memory column names its measurement; compare columns of the same measurement only. "
+    "`peak RSS above baseline`: the worker's peak resident set above the one it had just before "
+    "the model was built, the same measurement for every framework (compile included); on a GPU "
+    "each framework's allocator peak (docs/memory.md)."
+)
+
 _COMPILED_NOTE = (
     "Speed-up: eager over compiled seconds per epoch (medians of the timed epochs). Break-even "
     "epochs: compile s / (eager - compiled epoch s), the epochs of this size after which compiling "
@@ -219,14 +229,12 @@ def _micro_section(frame: pd.DataFrame, out: Path, where: str) -> list[str]:
     details = micro_details_table(frame)
     if not details.empty:
         details.to_csv(out / "micro-details.csv", index=False)
-        sources = part[part.status == "ok"].groupby("framework").peak_memory_source.first()
         lines += [
             "### micro: timed calls, compile and peak memory",
             "",
             details.to_markdown(index=False),
             "",
-            "Peak memory sources (they differ; each row says which): "
-            + "; ".join(f"{name}: {source}" for name, source in sources.items()),
+            _MEMORY_NOTE,
             "",
         ]
     return [*lines, f"![micro]({plot_micro(frame, out, where).name})", "",

@@ -91,9 +91,16 @@ def plot_epochs(frame: pd.DataFrame, task: str, out: Path, where: str = "") -> P
     return path
 
 
+def main_memory_source(part: pd.DataFrame) -> str:
+    """The memory measurement most rows of ``part`` carry ("" when none is measured)."""
+    sources = part.peak_memory_source[part.peak_memory_bytes.notna()]
+    return str(sources.mode().iloc[0]) if len(sources) else ""
+
+
 def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
     """Micro-benchmark scaling against n (log-log): forward+backward time per call (min-max error
-    bars; the published anchors dashed, labelled with their hardware) and peak memory.
+    bars; the published anchors dashed, labelled with their hardware) and peak memory, of one
+    measurement only (``main_memory_source``; the title names it and counts the rows left out).
 
     Every series has its own colour and marker, the same in both panels; ``where`` (the machine)
     goes into the title."""
@@ -104,6 +111,7 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
             (p.size, p.epoch_s * 1e3)
         )
     names = framework_order(part)
+    memory_source = main_memory_source(part)
     colours = plt.get_cmap("tab10").colors
     style = {n: (colours[i % 10], MARKERS[i % len(MARKERS)]) for i, n in enumerate([*names, *anchors])}
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
@@ -122,8 +130,10 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
             capsize=2,
             label=f"{name} (this run)",
         )
-        memory = rows.peak_memory_bytes / 2**20
-        right.plot(rows["size"], memory, marker=marker, color=colour, label=f"{name} (this run)")
+        measured = rows[(rows.peak_memory_source == memory_source) & rows.peak_memory_bytes.notna()]
+        if not measured.empty:
+            memory = measured.peak_memory_bytes / 2**20
+            right.plot(measured["size"], memory, marker=marker, color=colour, label=f"{name} (this run)")
     for label, points in anchors.items():
         sizes, ms = zip(*sorted(points), strict=True)
         colour, marker = style[label]
@@ -132,7 +142,9 @@ def plot_micro(frame: pd.DataFrame, out: Path, where: str = "") -> Path:
     fig.suptitle(f"micro-benchmark Linear(n, n) + LIF, B=16, T=500: this run on {where or devices}",
                  fontsize=10)  # fmt: skip
     left.set_title("forward+backward per call (published anchors dashed)", fontsize=9)
-    right.set_title("peak memory of this run (sources differ: see the report)", fontsize=9)
+    left_out = int((part.peak_memory_bytes.notna() & (part.peak_memory_source != memory_source)).sum())
+    others = f"\n({left_out} rows measured otherwise are not shown)" if left_out else ""
+    right.set_title(f"peak memory: {memory_source or 'not measured'}{others}", fontsize=9)
     sizes = sorted({*part["size"], *(p.size for p in published("micro"))})
     for axis, label in ((left, "milliseconds per forward+backward call"), (right, "peak memory (MiB)")):
         axis.set_xscale("log")

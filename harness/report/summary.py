@@ -6,7 +6,15 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.cell import size_label
-from harness.report.tables import accuracy_cell, activity_table, percent_of_peak, times_floor
+from harness.report.tables import (
+    accuracy_cell,
+    activity_table,
+    busy_note,
+    machine_cell,
+    memory_columns,
+    percent_of_peak,
+    times_floor,
+)
 from harness.report.trajectory import format_trajectories
 from harness.report.vacuous import vacuous_comparisons
 from harness.results import REFERENCE, Row, frame
@@ -21,7 +29,8 @@ def _count(value: int | None) -> str:
 
 
 def format_summary(rows: list[Row]) -> str:
-    """The human-readable table (seconds; memory in MiB)."""
+    """The human-readable table (seconds; memory in MiB, one column per measurement; the machine
+    while each row was timed, BUSY where other processes took enough to make its times suspect)."""
     if not rows:
         return "no results"
     table = frame(rows)
@@ -32,7 +41,6 @@ def format_summary(rows: list[Row]) -> str:
             if r.epoch_s_median
             else ""
         )
-        memory = f"{r.peak_memory_bytes / 2**20:.0f}" if r.peak_memory_bytes else ""
         lines.append(
             {
                 "framework": r.framework,
@@ -50,10 +58,10 @@ def format_summary(rows: list[Row]) -> str:
                 "loss_first_step": "" if pd.isna(r.loss_first_step) else f"{r.loss_first_step:.6f}",
                 "train_acc": f"{r.accuracy_per_epoch[-1]:.3f}" if r.accuracy_per_epoch else "",
                 "test_acc": accuracy_cell(r),
-                "peak_MiB": memory,
             }
         )
-    shown = pd.DataFrame(lines)
+    shown = pd.DataFrame(lines, index=table.index).join(memory_columns(table))
+    shown["machine"] = [machine_cell(r) for _, r in table.iterrows()]
     if table.flops_per_step.isna().all():  # rows from before the limits: nothing to show
         shown = shown.drop(columns=["GFLOP/step", "x floor", "% peak"])
     text = shown.to_string(index=False)
@@ -76,7 +84,8 @@ def format_summary(rows: list[Row]) -> str:
     if any(r.loss_steps for r in rows):
         text += "\n" + format_trajectories(rows)
     text += format_activity(table)
-    return text + "".join(f"\n{line}" for line in vacuous_comparisons(rows))
+    warnings = [*vacuous_comparisons(rows), *filter(None, [busy_note(table)])]
+    return text + "".join(f"\n{line}" for line in warnings)
 
 
 def format_activity(table: pd.DataFrame) -> str:

@@ -2,16 +2,16 @@
 
 Per task: seconds per epoch (median [min-max]) per framework with each framework's factor against
 the reference (and its test accuracy where the task's rows evaluated), the protocol totals
-(compile + epochs x median, projected to the full dataset) beside the published numbers, and every
-row's resources (seconds per epoch, compile seconds, peak memory and where it comes from, and how
-the framework compiled), and each compiled variant beside its eager framework (speed-up, compile
-cost, break-even epochs, graphs). The micro-benchmark: milliseconds per forward and per
-forward+backward call beside the published anchors, and the timed calls, compile seconds and peak
-memory. Beside every time: its multiple of the dense floor (``x floor``) and the fraction of the
-device's matmul peak it achieves (``% peak``), and every row against the device's limit in
-``limits_table`` (docs/limits.md). Each training row's activity (spike rates, readout,
-synaptic operations) at its initial and final weights. Also pytest-benchmark JSON as one table.
-"""
+(compile + epochs x median, projected to the full dataset) beside the published numbers, every
+row's resources (seconds per epoch, compile seconds, peak memory in one column per measurement,
+how the framework compiled, the machine while it was timed), and each compiled variant beside its
+eager framework (speed-up, compile cost, break-even epochs, graphs). The micro-benchmark:
+milliseconds per forward and per forward+backward call beside the published anchors, and the timed
+calls, compile seconds and peak memory. Beside every time: its multiple of the dense floor
+(``x floor``) and the fraction of the device's matmul peak it achieves (``% peak``), and every row
+against the device's limit in ``limits_table`` (docs/limits.md). Each training row's activity
+(spike rates, readout, synaptic operations) at its initial and final weights. Also
+pytest-benchmark JSON as one table. Times taken on a busy machine are marked ``BUSY_MARK``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pandas as pd
 from frameworks import ALIASES
 from harness.errors import SpikebenchError
 from harness.limits import step_seconds
+from harness.machine import BUSY_CORES
 from harness.report.published import published
 from harness.results import CONFIG_FIELDS, REFERENCE
 
@@ -77,12 +78,62 @@ def _mib(value) -> float | None:
 
 
 def spread_cell(r, stem: str = "epoch_s", scale: float = 1.0, fmt=_fmt) -> str:
-    """``median [min-max]`` of ``{stem}_median`` (``_min``, ``_max``) times ``scale``, or the status."""
+    """``median [min-max]`` of ``{stem}_median`` (``_min``, ``_max``) times ``scale``, or the status;
+    ``BUSY_MARK`` after the times of a row measured on a busy machine."""
     if r.status != "ok":
         return f"{r.status}: {r.reason[:40]}"
     values = (r[f"{stem}_median"], r[f"{stem}_min"], r[f"{stem}_max"])
     median, low, high = (None if v is None or pd.isna(v) else v * scale for v in values)
-    return f"{fmt(median)} [{fmt(low)}-{fmt(high)}]"
+    return f"{fmt(median)} [{fmt(low)}-{fmt(high)}]" + (BUSY_MARK if is_flagged(r.busy) else "")
+
+
+BUSY_MARK = " BUSY"
+"""After the times of a row whose machine was busy while they were taken (harness.machine)."""
+
+
+def is_flagged(value) -> bool:
+    """Whether a frame's ``busy`` value is True (it may be None, NaN, or a numpy bool)."""
+    return value is not None and not pd.isna(value) and bool(value)
+
+
+def machine_cell(r) -> str:
+    """What the machine was doing while the row was timed: "BUSY: ...", "quiet: ..." or ""."""
+    if r.busy is None or pd.isna(r.busy):
+        return ""
+    parts = []
+    if r.other_cpu_cores is not None and pd.notna(r.other_cpu_cores):
+        parts.append(f"{r.other_cpu_cores:.2f} other cores")
+    if isinstance(r.device_other_processes, list) and r.device_other_processes:
+        parts.append(f"{len(r.device_other_processes)} other GPU processes")
+    return ("BUSY: " if is_flagged(r.busy) else "quiet: ") + ", ".join(parts)
+
+
+def busy_note(frame: pd.DataFrame) -> str | None:
+    """A warning naming how many rows ran on a busy machine (None when none did)."""
+    busy = int(frame.busy.map(is_flagged).sum())
+    if not busy:
+        return None
+    return (
+        f"BUSY: {busy} of {len(frame)} rows were timed while other processes used more than "
+        f"{BUSY_CORES:g} CPU cores on average or shared the GPU (harness.machine): their times "
+        "overstate the framework's; rerun them on a quiet machine before comparing."
+    )
+
+
+def memory_columns(part: pd.DataFrame) -> pd.DataFrame:
+    """Peak memory (MiB) of each row of ``part``, one column per measurement, named after it
+    (``peak_memory_source``): a column holds only its measurement's rows, so that it compares like
+    with like across frameworks; blank for the others."""
+    measured = part[part.peak_memory_bytes.notna()]
+    sources = list(dict.fromkeys(measured.peak_memory_source))
+    cells = {
+        f"peak MiB ({source})": [
+            _fmt(_mib(value), 4) if pd.notna(value) and of == source else ""
+            for value, of in zip(part.peak_memory_bytes, part.peak_memory_source, strict=True)
+        ]
+        for source in sources
+    }
+    return pd.DataFrame(cells, index=part.index)
 
 
 def framework_order(part: pd.DataFrame) -> list[str]:
@@ -183,7 +234,8 @@ def micro_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def micro_details_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per framework and n: timed calls N, compile seconds and peak memory (MiB)."""
+    """Per framework and n: timed calls N, compile seconds and peak memory (MiB), each memory
+    column named after its measurement (a framework measured two ways gets two columns)."""
     part = frame[(frame.task == "micro") & (frame.status == "ok")]
     records = []
     for (size, batch), group in part.groupby(["size", "batch_size"]):
@@ -192,7 +244,9 @@ def micro_details_table(frame: pd.DataFrame) -> pd.DataFrame:
             r = group[group.framework == framework].iloc[0]
             record[f"{framework} calls"] = r.calls
             record[f"{framework} compile s"] = _fmt(r.compile_s)
-            record[f"{framework} peak MiB"] = _fmt(_mib(r.peak_memory_bytes), 4)
+            if pd.notna(r.peak_memory_bytes):
+                label = f"{framework} peak MiB ({r.peak_memory_source})"
+                record[label] = _fmt(_mib(r.peak_memory_bytes), 4)
         records.append(record)
     return blank_filled(records)
 
@@ -230,8 +284,10 @@ def benchmark_table(paths: list[Path]) -> pd.DataFrame:
 
 def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Every ok row: seconds per epoch (its multiple of the floor and fraction of the peak, where
-    measured), compile seconds, peak memory (MiB) and its source."""
+    measured), compile seconds, peak memory (MiB, one column per measurement: ``memory_columns``),
+    how it compiled and the machine while it was timed."""
     part = frame[(frame.task == task) & (frame.status == "ok")]
+    part = part.sort_values(["size", "batch_size", "time_steps"])
     label = SIZE_LABEL.get(task, "size")
     records = [
         {
@@ -244,14 +300,18 @@ def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
             "x floor": times_floor(r["floor_ratio"]),
             "% peak": percent_of_peak(r["fraction_of_peak"]),
             "compile s": _fmt(r["compile_s"]),
-            "peak MiB": _fmt(_mib(r["peak_memory_bytes"]), 4),
-            "memory source": r["peak_memory_source"],
-            "compiled as": r["compile_kind"],
         }
-        for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
+        for _, r in part.iterrows()
     ]
-    table = pd.DataFrame.from_records(records)
-    return table if limits_measured(part) else table.drop(columns=["x floor", "% peak"], errors="ignore")
+    table = pd.DataFrame.from_records(records, index=part.index)
+    table = table.join(memory_columns(part))
+    table["compiled as"] = part.compile_kind
+    machine = [machine_cell(r) for _, r in part.iterrows()]
+    if any(machine):  # rows of runs before the machine was watched have no reading
+        table["machine"] = machine
+    if not limits_measured(part):
+        table = table.drop(columns=["x floor", "% peak"], errors="ignore")
+    return table.reset_index(drop=True)
 
 
 def eager_twin(framework: str) -> str:
