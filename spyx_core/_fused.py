@@ -22,6 +22,11 @@ Why: differentiating the step function through ``lax.scan`` stores several ``[B,
 per step (the previous membrane, the spikes, the surrogate's input) and runs the generic
 transposed step; here one float32 membrane per neuron and step is stored.
 
+``spike_sequence`` is the same operation for a spiking layer that returns the spikes themselves:
+its backward applies the surrogate derivative inside the reverse loop, so that neither the spikes'
+gradient times the surrogate nor a separate spike pass in the backward is a ``[T, B, *size]``
+array of its own (``run_sequential(impl="fused_spikes")``).
+
 The operation takes the state before the first step and returns the state after the last, with
 gradients for both, so a sequence can be cut into pieces. A Pallas GPU kernel could replace the
 two loops; it is not written because no GPU was available to test it, and these loops are the
@@ -30,6 +35,7 @@ reference any such kernel would be checked against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -52,19 +58,22 @@ def _forward(x, v0, decay, theta, unroll):
     return v
 
 
-def _backward(decay, g, g_last, v, v0, unroll):
+def _backward(decay, g, g_last, v, v0, unroll, local=None):
     """``(dx, dv0, d_decay)`` from the gradients ``g [T, ...]`` of ``v`` and ``g_last`` of ``v[T-1]``.
 
     A reverse loop whose carry holds ``decay * dv[t+1]`` (``g_last`` at the start, where it reaches
     ``v[T-1]`` directly), ``dv[t+1]`` and the running sum of ``dv[t+1] * v[t]``: the decay gradient
-    of step ``t+1``. Each ``dv[t]`` overwrites ``g[t]`` in place.
+    of step ``t+1``. Each ``dv[t]`` overwrites ``g[t]`` in place. ``local(v[t], g[t])``, when given,
+    turns ``g[t]`` into the gradient reaching ``v[t]`` inside the loop (the spikes' surrogate:
+    ``spike_sequence``), so that no separate pass over ``[T, B, ...]`` computes it.
     """
     last = g.shape[0] - 1
 
     def step(i, carry):
         buffer, from_later, dv_next, d_decay = carry
         t = last - i
-        dv_t = buffer[t] + from_later
+        g_t = buffer[t] if local is None else local(v[t], buffer[t])
+        dv_t = g_t + from_later
         d_decay = d_decay + dv_next * v[t]
         return jax.lax.dynamic_update_index_in_dim(buffer, dv_t, t, 0), decay * dv_t, dv_t, d_decay
 
@@ -109,3 +118,55 @@ def membrane_sequence(
         unroll: unroll factor of both loops (1 keeps the in-place update; see ``run_sequential``).
     """
     return _membrane(x, v0, beta, theta, unroll)
+
+
+def _fire_fwd(x, v0, beta, theta, spike_fn, unroll):
+    (v, last), residuals = _membrane_fwd(x, v0, beta, theta, unroll)
+    return (spike_fn(v - theta), last), residuals
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _fire(x, v0, beta, theta, spike_fn, unroll):
+    return _fire_fwd(x, v0, beta, theta, spike_fn, unroll)[0]
+
+
+def _fire_bwd(theta, spike_fn, unroll, residuals, cotangents):
+    v, v0, beta = residuals
+    g_spikes, g_last = cotangents
+
+    def surrogate(v_t, g_t):
+        # the gradient autodiff takes through ``spike_fn(v - theta)``: its JVP at ``v_t``, linear in g_t
+        return jax.jvp(spike_fn, (v_t - theta,), (g_t,))[1]
+
+    decay = jnp.broadcast_to(beta, v0.shape)
+    return _backward(decay, g_spikes, g_last, v, v0, unroll, local=surrogate)
+
+
+_fire.defvjp(_fire_fwd, _fire_bwd)
+
+
+def spike_sequence(
+    x: jax.Array,
+    v0: jax.Array,
+    *,
+    beta: jax.Array,
+    theta: float,
+    spike_fn: Callable[[jax.Array], jax.Array],
+    unroll: int = 1,
+) -> tuple[jax.Array, jax.Array]:
+    """Spikes over time: ``(spike_fn(v - theta) [T, B, *size], v[T-1])`` from ``x`` and ``v0``.
+
+    ``membrane_sequence`` followed by the spike function, as one operation: the backward applies
+    the surrogate derivative to the spikes' gradient inside its reverse loop, step by step, instead
+    of in a separate pass over ``[T, B, *size]`` before it. The residual is still only the
+    membranes ``v``; the spikes are the same values. The gradients are the same operations on the
+    same values, except that XLA's CPU backend may contract the surrogate's product and the
+    recurrence's add, now in one loop body, into one fused multiply-add (rounded once instead of
+    twice): they match ``membrane_sequence``'s to float32 rounding, not bit for bit.
+
+    Args:
+        x, v0, beta, unroll: as in ``membrane_sequence``.
+        theta: firing threshold (and the detached reset's size).
+        spike_fn: the surrogate spike function (Heaviside forward, ``jax.custom_jvp`` backward).
+    """
+    return _fire(x, v0, beta, theta, spike_fn, unroll)

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spyx_core._fused import membrane_sequence
+from spyx_core._fused import membrane_sequence, spike_sequence
 from spyx_core._surrogate import heaviside, superspike
 
 SpikeFn = Callable[[jax.Array], jax.Array]
@@ -202,6 +202,12 @@ class _Membrane:
     def fire(self, v: jax.Array) -> jax.Array:
         """The spikes of membranes ``v`` (spiking cores)."""
         return self.spike_fn(v - self.theta)
+
+    def spikes(self, x: jax.Array, v: jax.Array, unroll: int = 1) -> tuple[jax.Array, jax.Array]:
+        """``(spikes [T, B, *size], v[T-1])`` for ``x [T, B, *size]`` from ``v`` (spiking cores), the
+        surrogate applied inside the fused backward (``spike_sequence``)."""
+        decay = clip_decay(self._current_decay())
+        return spike_sequence(x, v, beta=decay, theta=self.theta, spike_fn=self.spike_fn, unroll=unroll)
 
 
 class LIF(_Membrane, _Neuron):

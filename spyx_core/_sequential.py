@@ -1,6 +1,6 @@
 """Running a feed-forward stack of layers and neuron cores over time.
 
-Three implementations compute the same function on a time-major input ``[T, B, ...]``:
+Four implementations compute the same function on a time-major input ``[T, B, ...]``:
 
 * ``"scan"``: the way Spyx does it. All layers form one ``hk.DeepRNN``; one ``lax.scan`` steps
   through time and runs every layer at every step (``T`` sequential steps of small matmuls).
@@ -12,6 +12,10 @@ Three implementations compute the same function on a time-major input ``[T, B, .
   membranes. The spikes and the stateless layers after them run in a rematerialised region
   (``hk.remat``): the backward recomputes the spikes from the stored membranes instead of keeping
   them (and the surrogate's input) for every step. Other cores run as in ``"layerwise"``.
+* ``"fused_spikes"``: ``"fused"``, and every spiking core with a ``spikes`` method (LIF, IF) returns
+  its spikes from the fused operation (``_fused.spike_sequence``), whose backward applies the
+  surrogate derivative inside its reverse loop: one pass over ``[T, B, ...]`` per spiking layer
+  fewer in each direction than ``"fused"``'s separate spike and surrogate passes, same values.
 
 With ``remat_chunk=K`` any of them runs the sequence in pieces of ``K`` steps, each piece
 rematerialised (``hk.remat``): the forward keeps only every core's state at the cuts, and the
@@ -33,8 +37,8 @@ import jax
 import jax.numpy as jnp
 
 Layer = Callable[[jax.Array], jax.Array] | hk.RNNCore
-Impl = Literal["scan", "layerwise", "fused"]
-IMPLEMENTATIONS: tuple[str, ...] = ("scan", "layerwise", "fused")
+Impl = Literal["scan", "layerwise", "fused", "fused_spikes"]
+IMPLEMENTATIONS: tuple[str, ...] = ("scan", "layerwise", "fused", "fused_spikes")
 States = tuple[Any, ...]
 
 
@@ -54,7 +58,7 @@ def run_sequential(
     Args:
         layers: stateless callables on ``[B, ...]`` and ``hk.RNNCore`` neurons.
         x: time-major input.
-        impl: ``"scan"``, ``"layerwise"`` or ``"fused"`` (module docstring).
+        impl: ``"scan"``, ``"layerwise"``, ``"fused"`` or ``"fused_spikes"`` (module docstring).
         unroll: unroll factor of each time loop (Spyx uses 32 with ``"scan"``; the ``"fused"``
             loops update their buffers in place, which unrolling defeats on the CPU: keep 1 there).
         return_counts: also return the spike counts of every spiking core (``spiking`` true).
@@ -72,7 +76,8 @@ def run_sequential(
     if impl == "scan":
         run = functools.partial(_run_scan, layers, unroll)
     else:
-        run = functools.partial(_run_layerwise, layers, unroll, fused=impl == "fused")
+        run = functools.partial(_run_layerwise, layers, unroll, fused=impl.startswith("fused"),
+                                spikes=impl == "fused_spikes")  # fmt: skip
     states = tuple(layer.initial_state(x.shape[1]) for layer in layers if _is_core(layer))
     if remat_chunk is None:
         out, _, counts = run(x, states)
@@ -119,8 +124,11 @@ def _run_in_pieces(run: Run, x: jax.Array, states: States, chunk: int):
     return jnp.concatenate(outs) if len(outs) > 1 else outs[0], total
 
 
-def _run_layerwise(layers: Sequence[Layer], unroll: int, x: jax.Array, states: States, *, fused: bool):
-    """One layer at a time (``"layerwise"``; ``fused``: with the cores' ``membrane`` method)."""
+def _run_layerwise(
+    layers: Sequence[Layer], unroll: int, x: jax.Array, states: States, *, fused: bool, spikes: bool
+):
+    """One layer at a time (``"layerwise"``; ``fused``: with the cores' ``membrane`` method;
+    ``spikes``: a spiking core's ``spikes`` method)."""
     counts, finals = [], []
     remaining, initial = list(layers), iter(states)
     while remaining:
@@ -128,7 +136,10 @@ def _run_layerwise(layers: Sequence[Layer], unroll: int, x: jax.Array, states: S
         if not _is_core(layer):
             x = hk.BatchApply(layer)(x)
             continue
-        if fused and hasattr(layer, "membrane"):
+        if spikes and _spiking(layer) and hasattr(layer, "spikes"):
+            x, state = layer.spikes(x, next(initial), unroll=unroll)
+            counts.append(x.sum(axis=0))
+        elif fused and hasattr(layer, "membrane"):
             x, state = layer.membrane(x, next(initial), unroll=unroll)
             if _spiking(layer):
                 stateless = _leading_stateless(remaining)

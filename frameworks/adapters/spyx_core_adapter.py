@@ -155,6 +155,7 @@ class SpyxCoreAdapter(JaxAdapter):
     nir_support = "frameworks.nir.spyx_core_nir:SpyxCoreNIR"
     VARIANTS: ClassVar[dict[str, dict]] = {
         "fused": {"impl": "fused"},
+        "fused_spikes": {"impl": "fused_spikes"},
         "fused-remat32": {"impl": "fused", "remat_chunk": 32},
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
@@ -163,6 +164,7 @@ class SpyxCoreAdapter(JaxAdapter):
     }
     """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
     ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
+    ``fused_spikes`` applies the surrogate inside the fused backward loop (``run_sequential``);
     ``fused-tf32`` runs the matmuls in TF32 on GPUs (not the canonical float32: marked inexact)."""
 
     def __init__(
