@@ -28,9 +28,9 @@ from harness.errors import SpikebenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = 3
-"""The version of the row layout written here; 1 and 2 are read through ``upgrade``."""
-READABLE = (1, 2, 3)
+SCHEMA = 4
+"""The version of the row layout written here; 1 to 3 are read through ``upgrade``."""
+READABLE = (1, 2, 3, 4)
 """The schemas ``read_results`` reads (older ones through ``upgrade``)."""
 STATUSES = ("ok", "failed", "skipped", "interrupted")
 """``interrupted``: the run was stopped while the cell ran; a resumed run recomputes it."""
@@ -242,13 +242,16 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
 
     Schema 2 did not record where a cell ran: ``host``, ``job_id`` and ``device_index`` are "".
 
+    Schema 3 had none of the groups after the compile statistics (activity, test split, limit,
+    machine, memory): they take their defaults (not measured), and nothing else changed.
+
     Raises:
         SpikebenchError: ``schema`` is not one of ``READABLE``.
     """
-    if schema in (2, SCHEMA):
+    if schema in (3, SCHEMA):
         return row
     if schema == 2:
-        return {"host": "", "job_id": "", "device_index": ""} | row | {"loss_steps": []}
+        return upgrade({"host": "", "job_id": "", "device_index": ""} | row | {"loss_steps": []}, 3)
     if schema != 1:
         raise SpikebenchError(f"no upgrade from schema {schema!r} to {SCHEMA}")
     return upgrade(_from_schema_1(row), 2)

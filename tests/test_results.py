@@ -35,7 +35,7 @@ def test_results_round_trip(tmp_path):
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert header == Row.fields()
     document = json.loads((tmp_path / "results.json").read_text())
-    assert document["schema"] == SCHEMA == 3
+    assert document["schema"] == SCHEMA == 4
     assert list(document["rows"][0]) == Row.fields()
 
 
