@@ -53,10 +53,12 @@ def test_registered_adapter_conforms(name):
         assert report.deviation <= EXACT_TOLERANCE, f"\n{report}"
     else:
         assert report.semantics
-        assert {c.name for c in report.checks if c.status == "measured"} == {
-            "forward+gradients shd",
-            "first-step loss shd",
-        }
+        # An inexact adapter's comparisons are measured, not judged: the seeded ones, and the same
+        # comparisons at boundary decays and at trained weights.
+        measured = {c.name for c in report.checks if c.status == "measured"}
+        assert {"forward+gradients shd", "first-step loss shd"} <= measured
+        comparisons = ("forward+gradients shd", "first-step loss shd")
+        assert all(n.startswith(comparisons) for n in measured), measured
 
 
 # --- deliberately wrong adapters fail -----------------------------------------------------------
