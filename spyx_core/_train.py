@@ -15,6 +15,11 @@ key (``augment_key``) and step ``i`` uses ``fold_in(that key, i)``. ``regularise
 activity penalty to the loss; the network must then return ``(readout, counts)``
 (``run_sequential(..., return_counts=True)``), so the counts come from the same forward pass.
 Evaluation never augments and ignores the counts.
+
+``step`` is one step of that epoch on its own (the batch's sample indices, the epoch's key and
+the step's number as arguments), for a host loop that compiles one step instead of one epoch
+(``batch_order`` gives the batches): the same updates, where a program per epoch is slower
+(docs/cpu-performance.md).
 """
 
 from __future__ import annotations
