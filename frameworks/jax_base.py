@@ -158,6 +158,11 @@ class JaxAdapter(AdapterBase):
         """
         raise NotImplementedError
 
+    def evaluation_network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
+        """The network ``Session.evaluate`` runs: ``network``, unless an adapter implements it
+        differently for evaluation's loop over batches (which is always one program)."""
+        return self.network(spec, weights)
+
     def describe(self) -> str:
         """The implementation that runs, for result rows (``compile_kind``)."""
         return f"matmul_precision={self.matmul_precision}"
@@ -244,7 +249,14 @@ class _Session:
             self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)
         self.data = jax.device_put(staged, device)
         self._jitted = jax.jit(self._program(trainer), donate_argnums=0)
-        self._evaluate = jax.jit(trainer.evaluate)
+        evaluation = trainer_for(
+            adapter.evaluation_network(spec, weights),
+            spec,
+            batch_size=batch_size,
+            time_steps=data.time_steps,
+            decode=decode,
+        )
+        self._evaluate = jax.jit(evaluation.evaluate)
         self._compiled = None
 
     def _program(self, trainer: spyx_core.Trainer) -> Callable:

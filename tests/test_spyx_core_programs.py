@@ -34,15 +34,16 @@ def _train(program: str, case, epochs: int = 2):
     session = adapter.session(spec, weights, data, device="cpu", batch_size=BATCH, seed=3)
     session.compile()
     losses = [session.fetch(session.train_epoch(epoch)).losses for epoch in range(epochs)]
-    return session, np.concatenate(losses), session.weights()
+    return session, np.concatenate(losses), session.weights(), session.evaluate(case[2])
 
 
 def test_the_step_program_trains_as_the_epoch_program(case):
     # XLA fuses the two programs differently, and Adam normalises each gradient by its own scale:
     # where a gradient is near zero, float32 rounding decides its step's sign, so a few weights
     # may part by up to a step (the learning rate).
-    step, step_losses, step_weights = _train("step", case)
-    epoch, epoch_losses, epoch_weights = _train("epoch", case)
+    step, step_losses, step_weights, step_eval = _train("step", case)
+    epoch, epoch_losses, epoch_weights, epoch_eval = _train("epoch", case)
+    np.testing.assert_allclose(step_eval, epoch_eval, rtol=1e-3)
     assert "program=step" in step.compile_kind
     assert "program=epoch" in epoch.compile_kind
     assert step_losses.shape == (2 * SAMPLES // BATCH,)
@@ -71,7 +72,9 @@ def test_variants_resolve_and_name_their_program_and_convolution(name, platform,
 
 def test_explicit_choices_survive_the_platform_defaults():
     adapter = frameworks.load("spyx_core@step-xla").for_platform("cpu")
-    assert (adapter.program, adapter.conv) == ("step", "xla")
+    assert (adapter.program, adapter.conv, adapter.evaluation_conv) == ("step", "xla", "xla")
+    # evaluation loops over batches in one program: the epoch program's convolution
+    assert frameworks.load("spyx_core").for_platform("cpu").evaluation_conv == "patches"
     default = frameworks.load("spyx_core")
     assert (default.for_platform("gpu").program, default.for_platform("gpu").conv) == ("epoch", "xla")
     with pytest.raises(ValueError, match="unknown program"):

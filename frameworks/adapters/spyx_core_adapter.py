@@ -202,6 +202,7 @@ class SpyxCoreAdapter(JaxAdapter):
             raise ValueError(f"unknown conv {conv!r}; choose one of {spyx_core.CONV_IMPLS}")
         self.impl, self.unroll, self.remat_chunk = impl, unroll, remat_chunk
         self.matmul_precision, self.program, self.conv = matmul_precision, program, conv
+        self.evaluation_conv = conv  # Session.evaluate's (``for_platform``)
         if matmul_precision != MATMUL_PRECISION:
             self.exact = False
             self.semantics = REDUCED_PRECISION.format(precision=matmul_precision)
@@ -229,7 +230,12 @@ class SpyxCoreAdapter(JaxAdapter):
             resolved.program = PROGRAM_DEFAULTS.get(platform, "epoch")
         if resolved.conv == "auto":
             resolved.conv = CONV_DEFAULTS.get((platform, resolved.program), "xla")
+            # evaluation loops over batches in one program, as the epoch program does
+            resolved.evaluation_conv = CONV_DEFAULTS.get((platform, "epoch"), "xla")
         return resolved
+
+    def evaluation_network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
+        return network(spec, weights, conv=self.evaluation_conv, **self.run_options).apply
 
     def session(self, spec, weights, data, *, device, batch_size, seed):
         adapter = self.for_platform(self._device(device).platform)
