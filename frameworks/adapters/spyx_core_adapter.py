@@ -220,7 +220,10 @@ class SpyxCoreAdapter(JaxAdapter):
         return " ".join(f"{name}={value}" for name, value in options.items())
 
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
-        return network(spec, weights, conv=self.conv, **self.run_options).apply
+        # Outside a session (readout, loss_and_grads: the equivalence tests) "auto" is resolved for
+        # JAX's default backend, so that those tests check the convolution sessions train with.
+        conv = self.for_platform(jax.default_backend()).conv
+        return network(spec, weights, conv=conv, **self.run_options).apply
 
     def for_platform(self, platform: str) -> SpyxCoreAdapter:
         """This adapter with ``"auto"`` ``program`` and ``conv`` resolved for ``platform``
