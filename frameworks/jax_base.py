@@ -10,6 +10,11 @@ programs are the same for every JAX adapter. An adapter whose users run the netw
 ``[B, T, ...]`` to ``[B, T, K]``, and the base feeds it batch-first batches, unpacked so on the
 device, and turns only its output time-major for the loss. ``STATELESS_MODULES`` builds the
 stateless layers as Haiku modules, for networks that take them from here (spyx_core's).
+
+A session trains in one of two program structures (``PROGRAMS``, the adapter's ``program``):
+``"epoch"``, one compiled program per epoch (the paper's: a ``lax.scan`` over the batches), or
+``"step"``, one compiled program per training step and a host loop over the batches (the same
+updates in the same order; docs/cpu-performance.md says when each is faster).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from frameworks.adapter import (
     Unsupported,
     package_versions,
 )
-from frameworks.order import epoch_key, permutation_from_key
+from frameworks.order import epoch_key, epoch_order, permutation_from_key
 from frameworks.spec import Conv2d, Flatten, Linear, MaxPool2d, ModelSpec, StatelessLayer, is_decay
 
 DEVICES = ("cpu", "gpu", "tpu")
+PROGRAMS = ("epoch", "step")
+"""One compiled program per training epoch, or per training step with a host loop (module docstring)."""
 MATMUL_PRECISION = "highest"  # full float32 matmuls (no TF32/bf16 passes) on every device
 REDUCED_PRECISION = (
     "matmuls at JAX precision {precision!r} (TF32/bf16 passes on GPUs and TPUs; CPUs stay float32)"
@@ -51,14 +58,17 @@ def layer_name(index: int) -> str:
     return f"layer_{index}"
 
 
-STATELESS_MODULES: dict[type[StatelessLayer], Callable[[StatelessLayer, str], Callable]] = {
+STATELESS_MODULES: dict[type[StatelessLayer], Callable[..., Callable]] = {
     Linear: lambda layer, name: hk.Linear(layer.n_out, with_bias=False, name=name),
-    # channel-first, as the paper's Spyx net; kernel OIHW
-    Conv2d: lambda layer, name: spyx_core.Conv2D(layer.out_channels, layer.kernel_size, name=name),
+    # channel-first, as the paper's Spyx net; kernel OIHW; impl: spyx_core.CONV_IMPLS
+    Conv2d: lambda layer, name, impl="auto": spyx_core.Conv2D(
+        layer.out_channels, layer.kernel_size, impl=impl, name=name
+    ),
     MaxPool2d: lambda layer, name: spyx_core.max_pool2d(layer.kernel_size),
     Flatten: lambda layer, name: hk.Flatten(name=name),
 }
-"""Stateless layer class -> ``builder(layer, name)`` of its Haiku module (inside a transform)."""
+"""Stateless layer class -> ``builder(layer, name, **options)`` of its Haiku module (inside a
+transform); ``Conv2d``'s one option is its ``impl``."""
 
 
 _HAIKU_NAMES = {
@@ -178,6 +188,8 @@ class JaxAdapter(AdapterBase):
     batch_first: bool = False
     """Whether ``network``'s ``apply`` maps batch-first ``[B, T, ...]`` to ``[B, T, K]`` (module
     docstring); False: time-major in and out."""
+    program: str = "epoch"
+    """The training program's structure, one of ``PROGRAMS`` (module docstring)."""
 
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
         """The spec's network as a pure ``apply(params, x)`` (module docstring).
@@ -186,6 +198,11 @@ class JaxAdapter(AdapterBase):
             Unsupported: a layer or feature this framework cannot express.
         """
         raise NotImplementedError
+
+    def evaluation_network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
+        """The network ``Session.evaluate`` runs: ``network``, unless an adapter implements it
+        differently for evaluation's loop over batches (which is always one program)."""
+        return self.network(spec, weights)
 
     def describe(self) -> str:
         """The implementation that runs, for result rows (``compile_kind``)."""
@@ -233,7 +250,9 @@ class JaxAdapter(AdapterBase):
         return float(value), from_haiku(grads)
 
     def session(self, spec, weights, data, *, device, batch_size, seed):
-        return _Session(self, spec, weights, data, self._device(device), batch_size, seed)
+        found = self._device(device)
+        session = _StepSession if self.program == "step" else _Session
+        return session(self, spec, weights, data, found, batch_size, seed)
 
     def kernels(self, spec, weights, spikes, *, device):
         apply, found = self.network(spec, weights), self._device(device)
@@ -269,10 +288,12 @@ def planned_bytes(compiled: jax.stages.Compiled | None) -> int | None:
 
 
 class _Session:
+    """Training in one compiled program per epoch (``program="epoch"``)."""
+
     def __init__(self, adapter, spec, weights, data: SpikeData, device, batch_size, seed):
         self.compile_kind = f"jax lower+compile ({adapter.describe()})"
         self.precision = adapter.matmul_precision
-        self.spec, self.seed, self.device = spec, seed, device
+        self.spec, self.seed, self.device, self.batch_size = spec, seed, device, batch_size
         self._initial = {name: np.array(value) for name, value in weights.items()}  # untrained stay
         staged, decode = stage(data, batch_first=adapter.batch_first)
         trainer = trainer_for(
@@ -285,9 +306,24 @@ class _Session:
         with jax.default_device(device):
             self.state = jax.device_put(trainer.init(to_haiku(spec, weights)), device)
         self.data = jax.device_put(staged, device)
-        self._jitted = jax.jit(trainer.epoch, donate_argnums=0)
-        self._evaluate = jax.jit(trainer.evaluate)
-        self._epoch = None
+        self._jitted = jax.jit(self._program(trainer), donate_argnums=0)
+        evaluation_apply = adapter.evaluation_network(spec, weights)
+        evaluation = trainer_for(
+            time_major_output(evaluation_apply) if adapter.batch_first else evaluation_apply,
+            spec,
+            batch_size=batch_size,
+            time_steps=data.time_steps,
+            decode=decode,
+        )
+        self._evaluate = jax.jit(evaluation.evaluate)
+        self._compiled = None
+
+    def _program(self, trainer: spyx_core.Trainer) -> Callable:
+        return trainer.epoch
+
+    def _arguments(self) -> tuple:
+        """Example arguments of the program after the state, for lowering it."""
+        return self.data, self._key(0)
 
     def _key(self, epoch: int) -> jax.Array:
         # A host scalar: jnp.uint32 would compile a conversion on the first epoch (tests/test_gates.py).
@@ -295,19 +331,16 @@ class _Session:
 
     def compile(self) -> None:
         with jax.default_matmul_precision(self.precision):
-            lowered = self._jitted.lower(self.state, self.data, self._key(0))
-            self._epoch = lowered.compile()
+            self._compiled = self._jitted.lower(self.state, *self._arguments()).compile()
 
     def compiled(self) -> jax.stages.Compiled:
-        """The compiled epoch program (for its XLA cost and memory analyses; harness/gates.py)."""
-        if self._epoch is None:
+        """The compiled training program (for its XLA cost and memory analyses; harness/gates.py)."""
+        if self._compiled is None:
             self.compile()
-        return self._epoch
+        return self._compiled
 
     def train_epoch(self, epoch: int):
-        if self._epoch is None:
-            self.compile()
-        self.state, metrics = self._epoch(self.state, self.data, self._key(epoch))
+        self.state, metrics = self.compiled()(self.state, self.data, self._key(epoch))
         return metrics
 
     def synchronize(self) -> None:
@@ -317,7 +350,7 @@ class _Session:
         return EpochResult(np.asarray(metrics.loss), float(np.mean(metrics.accuracy)))
 
     def peak_memory(self) -> BackendMemory:
-        return peak_memory(self.device, self._epoch)
+        return peak_memory(self.device, self._compiled)
 
     def weights(self) -> dict[str, np.ndarray]:
         # Untrained betas are constants of the program, not params: report them as given.
@@ -329,6 +362,34 @@ class _Session:
         with jax.default_matmul_precision(self.precision):
             loss, accuracy = self._evaluate(self.state.params, staged)
         return float(loss), float(accuracy)
+
+
+class _StepSession(_Session):
+    """Training in one compiled program per step (``program="step"``): the host draws the epoch's
+    order (``frameworks.order.epoch_order``, the order the epoch program draws on the device) and
+    launches the step once per batch with that batch's sample indices; the launches queue up
+    asynchronously, so the host loop costs microseconds per step."""
+
+    def _program(self, trainer: spyx_core.Trainer) -> Callable:
+        return trainer.step
+
+    def _arguments(self) -> tuple:
+        return self.data, np.zeros(self.batch_size, np.int32), self._key(0), np.int32(0)
+
+    def train_epoch(self, epoch: int):
+        program, n = self.compiled(), int(self.data.labels.shape[0])
+        order = spyx_core.batch_order(
+            lambda _, n: epoch_order(n, self.seed, epoch), None, n, self.batch_size
+        )
+        key, steps = self._key(epoch), []
+        for i, index in enumerate(order.astype(np.int32)):
+            self.state, metrics = program(self.state, self.data, index, key, np.int32(i))
+            steps.append(metrics)
+        return steps
+
+    def fetch(self, metrics) -> EpochResult:
+        losses, accuracy = zip(*((m.loss, m.accuracy) for m in jax.device_get(metrics)), strict=True)
+        return EpochResult(np.asarray(losses), float(np.mean(accuracy)))
 
 
 class _Kernels:

@@ -16,7 +16,6 @@ from spyx_core._augment import shift_channels as shift_channels
 from spyx_core._conv import CONV_IMPLS as CONV_IMPLS
 from spyx_core._conv import Conv2D as Conv2D
 from spyx_core._conv import conv2d as conv2d
-from spyx_core._conv import max_pool2d as max_pool2d
 from spyx_core._loss import integral_accuracy as integral_accuracy
 from spyx_core._loss import integral_crossentropy as integral_crossentropy
 from spyx_core._loss import integral_logits as integral_logits
@@ -38,6 +37,7 @@ from spyx_core._pack import pack_time as pack_time
 from spyx_core._pack import unpack_counts as unpack_counts
 from spyx_core._pack import unpack_time as unpack_time
 from spyx_core._pack import unpack_time_numpy as unpack_time_numpy
+from spyx_core._pool import max_pool2d as max_pool2d
 from spyx_core._recurrent import RIF as RIF
 from spyx_core._recurrent import RLIF as RLIF
 from spyx_core._recurrent import rif_step as rif_step
@@ -63,6 +63,7 @@ from spyx_core._train import StagedData as StagedData
 from spyx_core._train import Trainer as Trainer
 from spyx_core._train import TrainState as TrainState
 from spyx_core._train import augment_key as augment_key
+from spyx_core._train import batch_order as batch_order
 from spyx_core._train import make_trainer as make_trainer
 from spyx_core._train import random_shuffle as random_shuffle
 
@@ -94,6 +95,7 @@ __all__ = [
     "angle_code",
     "arctan",
     "augment_key",
+    "batch_order",
     "boxcar",
     "chain_augments",
     "clip_decay",

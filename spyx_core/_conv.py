@@ -1,17 +1,23 @@
-"""Valid 2-D convolution on channel-first maps, with two implementations of the same function, and
-the matching max-pooling (``max_pool2d``).
+"""Valid 2-D convolution on channel-first maps, with three implementations of the same function.
 
-``"xla"`` is ``lax.conv_general_dilated``. ``"patches"`` gathers the ``k x k`` shifted views of the
-input (im2col by slicing) and contracts them with the kernel in one ``einsum``. On the CPU, XLA
-runs a convolution inside a loop body (every step of a compiled epoch is one) 10-30x slower than
-the same convolution at top level, while its matmuls stay fast; the patch form avoids that, at
-the cost of a ``k * k`` times larger intermediate. ``"auto"`` takes ``"patches"`` on the CPU and
-``"xla"`` elsewhere (decided when the function is traced, from ``jax.default_backend()``).
+``"xla"`` is ``lax.conv_general_dilated``, differentiated by JAX. ``"patches"`` gathers the
+``k x k`` shifted views of the input (im2col by slicing) and contracts them with the kernel in one
+``einsum``. ``"hybrid"`` computes the value and the input gradient with XLA's convolution and the
+weight gradient as a matmul over patches (``jax.custom_vjp``).
+
+Why three: on the CPU, XLA runs a convolution inside a loop body (every step of a compiled epoch
+is one) 10-30x slower than the same convolution at top level, while its matmuls stay fast; the
+patch form avoids that, at the cost of a ``k * k`` times larger intermediate. At top level (one
+compiled program per training step, ``frameworks.jax_base``) XLA's forward and input-gradient
+convolutions are fast, but its weight gradient (a convolution whose kernel is the whole output
+map) is several times slower than the same contraction as a matmul: ``"hybrid"`` takes the
+fast half of each. ``"auto"`` takes ``"patches"`` on the CPU and ``"xla"`` elsewhere (decided
+when the function is traced, from ``jax.default_backend()``): the choice for a convolution inside
+a loop. docs/cpu-performance.md says which one each program uses.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import haiku as hk
@@ -19,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-CONV_IMPLS = ("auto", "xla", "patches")
+CONV_IMPLS = ("auto", "xla", "patches", "hybrid")
+_NCHW = ("NCHW", "OIHW", "NCHW")
 
 
 def conv2d(x: jax.Array, w: jax.Array, *, impl: str = "auto") -> jax.Array:
@@ -30,16 +37,73 @@ def conv2d(x: jax.Array, w: jax.Array, *, impl: str = "auto") -> jax.Array:
     """
     if impl == "auto":
         impl = "patches" if jax.default_backend() == "cpu" else "xla"
-    if impl == "xla":
-        numbers = ("NCHW", "OIHW", "NCHW")
-        return jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=numbers)
-    if impl == "patches":
-        k = w.shape[-1]
-        rows, cols = x.shape[-2] - k + 1, x.shape[-1] - k + 1
-        views = [x[..., i : i + rows, j : j + cols] for i in range(k) for j in range(k)]
-        patches = jnp.stack(views, axis=-3)  # [N, C, k*k, H', W']
-        return jnp.einsum("ncphw,ocp->nohw", patches, w.reshape(*w.shape[:2], k * k))
-    raise ValueError(f"unknown convolution impl {impl!r}; choose one of {', '.join(CONV_IMPLS)}")
+    if impl not in _IMPLS:
+        raise ValueError(f"unknown convolution impl {impl!r}; choose one of {', '.join(CONV_IMPLS)}")
+    return _IMPLS[impl](x, w)
+
+
+def _xla(x: jax.Array, w: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=_NCHW)
+
+
+def _patches(x: jax.Array, rows: int, cols: int, k: int) -> jax.Array:
+    """The ``k * k`` shifted ``rows x cols`` views of ``x`` ``[N, C, H, W]``:
+    ``[N, C, k*k, rows, cols]``."""
+    return jnp.stack([x[..., i : i + rows, j : j + cols] for i in range(k) for j in range(k)], axis=2)
+
+
+def _patch_conv(x: jax.Array, w: jax.Array) -> jax.Array:
+    k = w.shape[-1]
+    patches = _patches(x, x.shape[-2] - k + 1, x.shape[-1] - k + 1, k)
+    return jnp.einsum("ncphw,ocp->nohw", patches, w.reshape(*w.shape[:2], k * k))
+
+
+WEIGHT_GRAD_CHUNK = 128
+"""Images per piece of the weight gradient's loop (fewer where that does not divide ``N``)."""
+
+
+def weight_grad(x: jax.Array, g: jax.Array, k: int, *, chunk: int = WEIGHT_GRAD_CHUNK) -> jax.Array:
+    """The gradient of ``sum(g * conv2d(x, w))`` with respect to ``w`` ``[O, C, k, k]``:
+    ``dw[o, c, i, j] = sum_{n,h,w} g[n,o,h,w] x[n,c,h+i,w+j]``, as matmuls over the patches of
+    ``x``, accumulated over pieces of ``chunk`` images so that each piece's patches (``k * k``
+    times its input) stay small instead of materialising the patches of all ``N`` images."""
+    n = x.shape[0]
+    size = max(d for d in range(1, min(chunk, n) + 1) if n % d == 0)
+
+    def piece(dw: jax.Array, xg: tuple[jax.Array, jax.Array]):
+        x_piece, g_piece = xg
+        patches = _patches(x_piece, g.shape[-2], g.shape[-1], k)
+        return dw + jnp.einsum("ncphw,nohw->ocp", patches, g_piece), None
+
+    pieces = (x.reshape(n // size, size, *x.shape[1:]), g.reshape(n // size, size, *g.shape[1:]))
+    dw = jnp.zeros((g.shape[1], x.shape[1], k * k), jnp.result_type(x, g))
+    dw, _ = jax.lax.scan(piece, dw, pieces)
+    return dw.reshape(g.shape[1], x.shape[1], k, k)
+
+
+@jax.custom_vjp
+def _hybrid(x: jax.Array, w: jax.Array) -> jax.Array:
+    return _xla(x, w)
+
+
+def _hybrid_fwd(x: jax.Array, w: jax.Array):
+    return _xla(x, w), (x, w)
+
+
+def _hybrid_bwd(residuals, g: jax.Array):
+    x, w = residuals
+    # XLA's transposed convolution; dead code (and compiled away) where x is data, as for a first layer
+    dx = jax.vjp(lambda x: _xla(x, w), x)[1](g)[0]
+    return dx, weight_grad(x, g, w.shape[-1])
+
+
+_hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)
+
+_IMPLS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
+    "xla": _xla,
+    "patches": _patch_conv,
+    "hybrid": _hybrid,
+}
 
 
 class Conv2D(hk.Module):
@@ -61,12 +125,3 @@ class Conv2D(hk.Module):
         init = hk.initializers.TruncatedNormal(stddev=1.0 / np.sqrt(channels * k * k))
         w = hk.get_parameter("w", (self.out_channels, channels, k, k), x.dtype, init=init)
         return conv2d(x, w, impl=self.impl)
-
-
-def max_pool2d(kernel_size: int) -> Callable[[jax.Array], jax.Array]:
-    """Non-overlapping ``k x k`` max-pooling of channel-first maps ``[N, C, H, W]`` (remainders dropped).
-
-    A stateless layer for ``run_sequential`` (which applies it to ``[T * B, C, H, W]``).
-    """
-    window = (1, 1, kernel_size, kernel_size)
-    return functools.partial(hk.max_pool, window_shape=window, strides=window, padding="VALID")

@@ -15,6 +15,11 @@ key (``augment_key``) and step ``i`` uses ``fold_in(that key, i)``. ``regularise
 activity penalty to the loss; the network must then return ``(readout, counts)``
 (``run_sequential(..., return_counts=True)``), so the counts come from the same forward pass.
 Evaluation never augments and ignores the counts.
+
+``step`` is one step of that epoch on its own (the batch's sample indices, the epoch's key and
+the step's number as arguments), for a host loop that compiles one step instead of one epoch
+(``batch_order`` gives the batches): the same updates, where a program per epoch is slower
+(docs/cpu-performance.md).
 """
 
 from __future__ import annotations
@@ -69,16 +74,33 @@ class Metrics(NamedTuple):
 
 class Trainer(NamedTuple):
     """``init(params) -> TrainState``; ``epoch(state, data, key) -> (state, Metrics)``;
-    ``evaluate(params, data) -> (mean loss, accuracy)`` over every sample."""
+    ``evaluate(params, data) -> (mean loss, accuracy)`` over every sample;
+    ``step(state, data, index, key, i) -> (state, Metrics)``: step ``i`` of the epoch with key
+    ``key`` alone, on the samples ``index`` ``[B]`` (row ``i`` of ``batch_order(shuffle, key, N, B)``),
+    for a host loop that compiles one step instead of one epoch: the same updates as ``epoch``."""
 
     init: Callable[[Params], TrainState]
     epoch: Callable[[TrainState, StagedData, jax.Array], tuple[TrainState, Metrics]]
     evaluate: Callable[[Params, StagedData], tuple[jax.Array, jax.Array]]
+    step: Callable[[TrainState, StagedData, jax.Array, jax.Array, jax.Array], tuple[TrainState, Metrics]]
 
 
 def random_shuffle(key: jax.Array, n: int) -> jax.Array:
     """The default shuffle: ``jax.random.permutation``."""
     return jax.random.permutation(key, n)
+
+
+def batch_order(shuffle: Shuffle, key: Any, n: int, batch_size: int) -> Any:
+    """The epoch's batches ``[n // batch_size, batch_size]``: the shuffled samples, the last
+    incomplete batch dropped. ``shuffle`` may be a host (numpy) function for a host loop.
+
+    Raises:
+        ValueError: fewer than ``batch_size`` samples.
+    """
+    steps = n // batch_size
+    if steps == 0:
+        raise ValueError(f"{n} samples cannot fill one batch of {batch_size}")
+    return shuffle(key, n)[: steps * batch_size].reshape(steps, batch_size)
 
 
 def augment_key(key: jax.Array) -> jax.Array:
@@ -158,12 +180,13 @@ def make_trainer(
         params = optax.apply_updates(state.params, updates)
         return TrainState(params, opt_state), metrics
 
+    def one_step(state: TrainState, data: StagedData, index: jax.Array, key: jax.Array, i: jax.Array):
+        step_key = None if augment is None else jax.random.fold_in(augment_key(key), i)
+        return step(state, (data.spikes[index], data.labels[index], step_key))
+
     def epoch(state: TrainState, data: StagedData, key: jax.Array):
-        n = data.labels.shape[0]
-        steps = n // batch_size
-        if steps == 0:
-            raise ValueError(f"{n} samples cannot fill one batch of {batch_size}")
-        order = shuffle(key, n)[: steps * batch_size].reshape(steps, batch_size)
+        order = batch_order(shuffle, key, data.labels.shape[0], batch_size)
+        steps = order.shape[0]
         step_keys = None
         if augment is not None:
             root = augment_key(key)
@@ -189,4 +212,4 @@ def make_trainer(
         _, (loss_sums, correct) = jax.lax.scan(batch_sums, None, (index, valid))
         return loss_sums.sum() / n, correct.sum() / n
 
-    return Trainer(lambda params: TrainState(params, optimizer.init(params)), epoch, evaluate)
+    return Trainer(lambda params: TrainState(params, optimizer.init(params)), epoch, evaluate, one_step)

@@ -1,14 +1,19 @@
-"""spyx_core: the canonical model in JAX + Haiku, one compiled program per training epoch (and,
-for the micro-benchmark, one forward and one forward+backward program).
+"""spyx_core: the canonical model in JAX + Haiku, one compiled program per training epoch or per
+training step (and, for the micro-benchmark, one forward and one forward+backward program).
 
 The network is one table: stateless layers from ``frameworks.jax_base.STATELESS_MODULES``, neuron
 layers from ``NEURONS`` (spyx_core's cores), run by ``spyx_core.run_sequential`` with the
-adapter's implementation (``impl``, ``unroll``, ``remat_chunk``). Everything else (devices,
-staging, the compiled epoch, the micro-benchmark) is the JAX base's.
+adapter's implementation (``impl``, ``unroll``, ``remat_chunk``) and convolution (``conv``).
+Everything else (devices, staging, the compiled programs, the micro-benchmark) is the JAX base's.
+
+``program`` and ``conv`` default to ``"auto"``: each device platform's fastest measured pair
+(``PROGRAM_DEFAULTS``, ``CONV_DEFAULTS``; docs/cpu-performance.md), resolved when a session or the
+micro-benchmark's kernels are built for a device.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -20,6 +25,7 @@ import spyx_core
 from frameworks.adapter import Unsupported
 from frameworks.jax_base import (
     MATMUL_PRECISION,
+    PROGRAMS,
     REDUCED_PRECISION,
     STATELESS_MODULES,
     Apply,
@@ -30,7 +36,7 @@ from frameworks.jax_base import (
     to_haiku,
     trainer_for,
 )
-from frameworks.spec import ALIF, IF, LI, LIF, RIF, RLIF, CuBaLIF, Layer, ModelSpec, NeuronLayer
+from frameworks.spec import ALIF, IF, LI, LIF, RIF, RLIF, Conv2d, CuBaLIF, Layer, ModelSpec, NeuronLayer
 
 __all__ = [  # the JAX base's names that the harness and tests reach through this adapter
     "MATMUL_PRECISION", "NEURONS", "SpyxCoreAdapter", "from_haiku", "make_spec_trainer", "modules",
@@ -77,20 +83,32 @@ NEURONS: dict[type[NeuronLayer], Callable[[NeuronLayer, NeuronContext], Callable
 """Neuron layer class -> ``builder(layer, context)`` of its spyx_core core (inside a transform)."""
 
 
-def _module(spec: ModelSpec, weights: dict[str, np.ndarray], index: int, layer: Layer, spike_fn):
+PROGRAM_DEFAULTS: dict[str, str] = {"cpu": "step"}
+"""The ``program`` of ``"auto"`` on each device platform (``"epoch"`` on the others)."""
+CONV_DEFAULTS: dict[tuple[str, str], str] = {("cpu", "step"): "hybrid", ("cpu", "epoch"): "patches"}
+"""The ``conv`` of ``"auto"`` for each (platform, program) (``"xla"`` for the others): on the CPU,
+XLA's convolutions are slow inside the epoch program's loop, and their weight gradient at top
+level (``spyx_core._conv``; docs/cpu-performance.md)."""
+
+
+def _module(
+    spec: ModelSpec, weights: dict[str, np.ndarray], index: int, layer: Layer, spike_fn, conv: str
+):
     """The Haiku module of layer ``index`` (created inside the transform, named ``layer_<i>``)."""
     if type(layer) in STATELESS_MODULES:
-        return STATELESS_MODULES[type(layer)](layer, layer_name(index))
+        options = {Conv2d: {"impl": conv}}.get(type(layer), {})
+        return STATELESS_MODULES[type(layer)](layer, layer_name(index), **options)
     if type(layer) in NEURONS:
         return NEURONS[type(layer)](layer, NeuronContext(spec, weights, index, spike_fn))
     raise Unsupported(f"spyx_core has no layer {type(layer).__name__}")
 
 
-def modules(spec: ModelSpec, weights: dict[str, np.ndarray]) -> list[Callable]:
+def modules(spec: ModelSpec, weights: dict[str, np.ndarray], conv: str = "auto") -> list[Callable]:
     """The spec's layers as spyx_core modules, ``layer_<i>`` each, in order (call inside a Haiku
-    transform); untrained decays are constants taken from ``weights``."""
+    transform); untrained decays are constants taken from ``weights``; ``conv`` is the
+    convolutions' implementation (``spyx_core.CONV_IMPLS``)."""
     spike_fn = spyx_core.surrogate(spec.surrogate, spec.surrogate_slope)
-    return [_module(spec, weights, i, layer, spike_fn) for i, layer in enumerate(spec.layers)]
+    return [_module(spec, weights, i, layer, spike_fn, conv) for i, layer in enumerate(spec.layers)]
 
 
 def network(
@@ -101,16 +119,18 @@ def network(
     unroll: int,
     return_counts: bool = False,
     remat_chunk: int | None = None,
+    conv: str = "auto",
 ) -> hk.Transformed:
     """The spec's network as a Haiku transform; untrained decays are baked in as constants.
 
     With ``return_counts`` the network returns ``(readout, counts)``: the spike counts of every
     hidden neuron layer, ``[B, size]`` each (``spyx_core.run_sequential``, as ``remat_chunk``).
+    ``conv`` is the convolutions' implementation (``spyx_core.CONV_IMPLS``).
     """
     options = {"impl": impl, "unroll": unroll, "remat_chunk": remat_chunk}
 
     def forward(x: jax.Array):
-        layers = modules(spec, weights)
+        layers = modules(spec, weights, conv)
         return spyx_core.run_sequential(layers, x, return_counts=return_counts, **options)
 
     return hk.without_apply_rng(hk.transform(forward))
@@ -156,13 +176,18 @@ class SpyxCoreAdapter(JaxAdapter):
     VARIANTS: ClassVar[dict[str, dict]] = {
         "fused": {"impl": "fused"},
         "fused_spikes": {"impl": "fused_spikes"},
+        "epoch": {"impl": "fused", "program": "epoch", "conv": "auto"},
+        "step-xla": {"impl": "fused", "program": "step", "conv": "xla"},
         "fused-remat32": {"impl": "fused", "remat_chunk": 32},
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
         "scan-unroll32": {"impl": "scan", "unroll": 32},
         "fused-tf32": {"impl": "fused", "matmul_precision": "tensorfloat32"},
     }
-    """``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
+    """``spyx_core@epoch`` is the paper's one compiled program per epoch (its convolutions as
+    patches on the CPU: XLA's are slow inside the epoch's loop); ``step-xla`` is one program per
+    step with XLA's own convolution gradients (what ``"hybrid"`` improves on);
+    ``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
     ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
     ``fused_spikes`` applies the surrogate inside the fused backward loop (``run_sequential``);
     ``fused-tf32`` runs the matmuls in TF32 on GPUs (not the canonical float32: marked inexact)."""
@@ -173,11 +198,18 @@ class SpyxCoreAdapter(JaxAdapter):
         unroll: int = 1,
         remat_chunk: int | None = None,
         matmul_precision: str = MATMUL_PRECISION,
+        program: str = "auto",
+        conv: str = "auto",
     ):
         if impl not in spyx_core.IMPLEMENTATIONS:
             raise ValueError(f"unknown impl {impl!r}; choose one of {spyx_core.IMPLEMENTATIONS}")
+        if program not in ("auto", *PROGRAMS):
+            raise ValueError(f"unknown program {program!r}; choose one of auto, {', '.join(PROGRAMS)}")
+        if conv not in spyx_core.CONV_IMPLS:
+            raise ValueError(f"unknown conv {conv!r}; choose one of {spyx_core.CONV_IMPLS}")
         self.impl, self.unroll, self.remat_chunk = impl, unroll, remat_chunk
-        self.matmul_precision = matmul_precision
+        self.matmul_precision, self.program, self.conv = matmul_precision, program, conv
+        self.evaluation_conv = conv  # Session.evaluate's (``for_platform``)
         if matmul_precision != MATMUL_PRECISION:
             self.exact = False
             self.semantics = REDUCED_PRECISION.format(precision=matmul_precision)
@@ -188,10 +220,40 @@ class SpyxCoreAdapter(JaxAdapter):
         return {"impl": self.impl, "unroll": self.unroll, "remat_chunk": self.remat_chunk}
 
     def describe(self) -> str:
-        """The implementation, for result rows: e.g. ``impl=fused unroll=1 remat_chunk=None
-        matmul_precision=highest``."""
-        options = {**self.run_options, "matmul_precision": self.matmul_precision}
+        """The implementation, for result rows: e.g. ``program=step conv=hybrid impl=fused
+        unroll=1 remat_chunk=None matmul_precision=highest``."""
+        options = {"program": self.program, "conv": self.conv, **self.run_options}
+        options["matmul_precision"] = self.matmul_precision
         return " ".join(f"{name}={value}" for name, value in options.items())
 
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
-        return network(spec, weights, **self.run_options).apply
+        # Outside a session (readout, loss_and_grads: the equivalence tests) "auto" is resolved for
+        # JAX's default backend, so that those tests check the convolution sessions train with.
+        conv = self.for_platform(jax.default_backend()).conv
+        return network(spec, weights, conv=conv, **self.run_options).apply
+
+    def for_platform(self, platform: str) -> SpyxCoreAdapter:
+        """This adapter with ``"auto"`` ``program`` and ``conv`` resolved for ``platform``
+        (``PROGRAM_DEFAULTS``, then ``CONV_DEFAULTS``); explicit choices stay."""
+        resolved = copy.copy(self)
+        if resolved.program == "auto":
+            resolved.program = PROGRAM_DEFAULTS.get(platform, "epoch")
+        if resolved.conv == "auto":
+            resolved.conv = CONV_DEFAULTS.get((platform, resolved.program), "xla")
+            # evaluation loops over batches in one program, as the epoch program does
+            resolved.evaluation_conv = CONV_DEFAULTS.get((platform, "epoch"), "xla")
+        return resolved
+
+    def evaluation_network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
+        return network(spec, weights, conv=self.evaluation_conv, **self.run_options).apply
+
+    def session(self, spec, weights, data, *, device, batch_size, seed):
+        adapter = self.for_platform(self._device(device).platform)
+        return JaxAdapter.session(
+            adapter, spec, weights, data, device=device, batch_size=batch_size, seed=seed
+        )
+
+    def kernels(self, spec, weights, spikes, *, device):
+        return JaxAdapter.kernels(
+            self.for_platform(self._device(device).platform), spec, weights, spikes, device=device
+        )

@@ -9,8 +9,9 @@ import haiku as hk
 import jax
 import numpy as np
 
-from spyx_core._conv import Conv2D, max_pool2d
+from spyx_core._conv import Conv2D
 from spyx_core._neurons import IF, LI, LIF, SpikeFn
+from spyx_core._pool import max_pool2d
 from spyx_core._sequential import run_sequential
 from spyx_core.nir._graph import Network
 from spyx_core.nir._layers import (
