@@ -65,9 +65,15 @@ def test_the_tiny_recipe_on_the_cpu_writes_rows_reports_and_the_index(recipe, tm
     out; it is the grids' command on another folder, which the paper plan's test checks) to keep
     this short; spyx@paper, whose Spyx does not import here (or whose variant is not registered),
     is left out and named in the index."""
-    env = {"SIZE": "tiny", "DEVICE": "cpu", "DATA": "synthetic",
-           "FRAMEWORKS": f"{fake_framework},spyx@paper",
-           "TF32_FRAMEWORKS": "", "VARIANTS": fake_framework}  # fmt: skip
+    env = {
+        "SIZE": "tiny",
+        "DEVICE": "cpu",
+        "DATA": "synthetic",
+        "FRAMEWORKS": f"{fake_framework},spyx@paper",
+        "TF32_FRAMEWORKS": "",
+        "VARIANTS": fake_framework,
+        "LIMITS": "0",
+    }  # fmt: skip  (the limits' measurement: tests/test_limits.py)
     code = recipe.main([str(tmp_path)], env)
     rows = {folder: read_results(tmp_path / folder)[0] for folder in ("table1", "table2", "micro")}
     table1, table2, micro = (rows[name] for name in ("table1", "table2", "micro"))

@@ -89,8 +89,14 @@ class BatchFirstCore(SpyxCoreAdapter):
     batch_first = True
 
     def network(self, spec, weights):
-        apply = super().network(spec, weights)
-        return lambda params, x: jnp.swapaxes(apply(params, jnp.swapaxes(x, 0, 1)), 0, 1)
+        return _batch_first(super().network(spec, weights))
+
+    def evaluation_network(self, spec, weights):
+        return _batch_first(super().evaluation_network(spec, weights))
+
+
+def _batch_first(apply):
+    return lambda params, x: jnp.swapaxes(apply(params, jnp.swapaxes(x, 0, 1)), 0, 1)
 
 
 def test_batch_first_unpacking_is_the_time_major_one_transposed():

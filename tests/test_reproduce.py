@@ -90,10 +90,26 @@ def test_reproduce_and_report_end_to_end(tmp_path, fake_framework):
 
     out = tmp_path / "t1"
     code = cli.main(
-        ["reproduce", "table1", "--frameworks", fake_framework, "--device", "cpu",
-         "--epochs", "2", "--samples", "256", "--data", "synthetic", "--out", str(out),
-         "--timeout", "300"]
-    )  # fmt: skip
+        [
+            "reproduce",
+            "table1",
+            "--frameworks",
+            fake_framework,
+            "--device",
+            "cpu",
+            "--epochs",
+            "2",
+            "--samples",
+            "256",
+            "--data",
+            "synthetic",
+            "--out",
+            str(out),
+            "--timeout",
+            "300",
+            "--no-limits",
+        ]
+    )  # fmt: skip  (--no-limits: tests/test_limits.py and test_cli.py measure the limits)
     assert code == 0
     rows, _ = read_results(out)
     assert len(rows) == 6 and all(r.status == "ok" for r in rows)

@@ -20,6 +20,7 @@ Environment (all optional):
                    samples per cell (all grids) and seconds per cell.
   DATA, DATA_DIR   --data (default auto: real files when present, else the synthetic twin) and
                    --data-dir. With real data every cell also measures its test accuracy.
+  LIMITS           0: skip measuring the device's peak and dense floors (``--no-limits``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Settings:
     variants: tuple[str, ...] = VARIANTS
     data: str = "auto"
     data_dir: str | None = None
+    limits: bool = True  # LIMITS=0: no FLOP peak / dense floor measurement (--no-limits)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Settings:
@@ -124,6 +126,7 @@ class Settings:
             device=env.get("DEVICE", "gpu"),
             data=env.get("DATA", "auto"),
             data_dir=env.get("DATA_DIR") or None,
+            limits=env.get("LIMITS", "1") != "0",
             **chosen,
         )
 
@@ -198,8 +201,9 @@ def _samples(n: int | None) -> tuple[str, ...]:
 
 def _common(settings: Settings, names: tuple[str, ...]) -> tuple[str, ...]:
     size = settings.size
+    limits = () if settings.limits else ("--no-limits",)
     return ("--frameworks", ",".join(names), "--device", settings.device,
-            "--epochs", str(size.epochs), "--timeout", f"{size.timeout:g}")  # fmt: skip
+            "--epochs", str(size.epochs), "--timeout", f"{size.timeout:g}", *limits)  # fmt: skip
 
 
 def run_step(step: Step) -> int:
