@@ -27,14 +27,14 @@ def test_cli_run_end_to_end(tmp_path):
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "harness.cli", "run", "--device", "cpu", "--data", "synthetic",
-        "--frameworks", "spyx_core,snntorch,norse",
+        "--frameworks", "spyx_core,snntorch",
         "--hidden", "16", "--time-steps", "16", "--batch-size", "8",
         "--samples", "16", "--epochs", "2", "--out", str(out), "--peak-size", "64",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     rows, env = read_results(out)
-    assert {r.framework for r in rows} == {"spyx_core", "snntorch", "norse"}
+    assert {r.framework for r in rows} == {"spyx_core", "snntorch"}
     assert all(r.status == "ok" and r.data == "synthetic" for r in rows)
     losses = [r.loss_first_step for r in rows]
     assert max(losses) - min(losses) <= 1e-4 * abs(losses[0])

@@ -111,7 +111,6 @@ def test_run_cell_measures_the_micro_benchmark(name):
     # scheduling noise on a shared CI core can invert them.
     assert row.epoch_s_median is None and row.loss_first_step is None
     assert row.data == "random spikes, Bernoulli(0.1), seed 0"
-    assert row.peak_memory_bytes > 0 and row.peak_memory_source
     # Its forward+backward call's FLOPs: 2 * B * T * n * n forward and as many for the weight
     # gradient (the layer's input is data), over the median call.
     b, t, n = MICRO_CELL["batch_size"], MICRO_CELL["time_steps"], 32

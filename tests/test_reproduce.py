@@ -89,30 +89,15 @@ def test_reproduce_and_report_end_to_end(tmp_path, fake_framework):
     from harness import cli
 
     out = tmp_path / "t1"
+    # --no-limits: tests/test_limits.py and test_cli.py measure the limits; --sizes: H=128 only.
     code = cli.main(
-        [
-            "reproduce",
-            "table1",
-            "--frameworks",
-            fake_framework,
-            "--device",
-            "cpu",
-            "--epochs",
-            "2",
-            "--samples",
-            "256",
-            "--data",
-            "synthetic",
-            "--out",
-            str(out),
-            "--timeout",
-            "300",
-            "--no-limits",
-        ]
-    )  # fmt: skip  (--no-limits: tests/test_limits.py and test_cli.py measure the limits)
+        ["reproduce", "table1", "--frameworks", fake_framework, "--device", "cpu",
+         "--epochs", "2", "--samples", "256", "--data", "synthetic", "--out", str(out),
+         "--timeout", "300", "--no-limits", "--sizes", "128"]
+    )  # fmt: skip
     assert code == 0
     rows, _ = read_results(out)
-    assert len(rows) == 6 and all(r.status == "ok" for r in rows)
+    assert len(rows) == 3 and all(r.status == "ok" for r in rows)  # H=128 x B in {64, 128, 256}
     cell = next(r for r in rows if r.hidden == 128 and r.batch_size == 256)
     assert cell.full_steps_per_epoch == 31 and cell.steps_per_epoch == 1
     assert cell.projected_total_s == pytest.approx(100 * 31 * cell.epoch_s_median)
