@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from result_rows import shd_row
 
 from frameworks.activity import (
     conv_fan_out,
@@ -17,7 +18,6 @@ from harness.report.summary import format_summary
 from harness.report.tables import activity_table
 from harness.report.vacuous import readout_is_zero, vacuous_activity
 from harness.results import Row, frame
-from tests.result_rows import shd_row
 
 
 def test_linear_synops_count_every_spike_times_its_nonzero_fan_out():
