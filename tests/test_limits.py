@@ -15,18 +15,8 @@ from stub_executors import Answered, Answering
 import spyx_core
 from frameworks.adapters.spyx_core_adapter import network, to_haiku
 from frameworks.flops import SynapticOp, forward_flops, step_flops, synaptic_ops
-from frameworks.spec import (
-    LI,
-    LIF,
-    Conv2d,
-    Flatten,
-    Linear,
-    MaxPool2d,
-    ModelSpec,
-    init_weights,
-    micro_spec,
-    shd_spec,
-)
+from frameworks.layers import LI, LIF, Conv2d, Flatten, Linear, MaxPool2d
+from frameworks.spec import ModelSpec, init_weights, micro_spec, shd_spec
 from harness import floor, limits
 from harness.report.summary import format_summary
 from harness.report.tables import epoch_table, limits_table, micro_table

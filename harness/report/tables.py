@@ -282,6 +282,11 @@ def benchmark_table(paths: list[Path]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def configuration(r: pd.Series, label: str) -> dict:
+    """A row's leading columns in the per-row tables: framework, size (as ``label``), B and T."""
+    return {"framework": r["framework"], label: r["size"], "B": r["batch_size"], "T": r["time_steps"]}
+
+
 def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Every ok row: seconds per epoch (its multiple of the floor and fraction of the peak, where
     measured), compile seconds, peak memory (MiB, one column per measurement: ``memory_columns``),
@@ -291,10 +296,7 @@ def resources_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     label = SIZE_LABEL.get(task, "size")
     records = [
         {
-            "framework": r["framework"],
-            label: r["size"],
-            "B": r["batch_size"],
-            "T": r["time_steps"],
+            **configuration(r, label),
             "epoch s": spread_cell(r),
             f"x {REFERENCE}": _fmt(r["vs_reference"], 3) + "x" if pd.notna(r["vs_reference"]) else "",
             "x floor": times_floor(r["floor_ratio"]),
@@ -372,10 +374,7 @@ def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     label = SIZE_LABEL.get(task, "size")
     records = [
         {
-            "framework": r["framework"],
-            label: r["size"],
-            "B": r["batch_size"],
-            "T": r["time_steps"],
+            **configuration(r, label),
             "GFLOP/step": _giga(r["flops_per_step"]),
             "s/step": _fmt(step_seconds(r)),
             "floor s/step": _fmt(r["dense_floor_s"]),
@@ -407,7 +406,7 @@ def activity_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     label = SIZE_LABEL.get(task, "size")
     records = []
     for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows():
-        record = {"framework": r.framework, label: r["size"], "B": r.batch_size, "T": r.time_steps}
+        record = configuration(r, label)
         if r.activity_error:
             records.append(record | {"activity": f"failed: {r.activity_error[:60]}"})
             continue
