@@ -305,21 +305,16 @@ def init_weights(spec: ModelSpec, *, seed: int) -> dict[str, np.ndarray]:
     """
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
-    readout = _readout_weight_layer(spec)
     for i, layer in enumerate(spec.layers):
-        gain = spec.readout_gain if i == readout else spec.weight_gain
         for name, value in layer.initial_weights(rng).items():
-            scaled = name == "weight" and gain != 1.0
-            weights[f"{i}.{name}"] = (value * np.float32(gain)) if scaled else value
+            weights[f"{i}.{name}"] = value
+    feedforward = [key for key in weights if key.endswith(".weight")]
+    for key in feedforward:  # the last one feeds the readout, when the network has one
+        readout = key == feedforward[-1] and spec.n_classes is not None
+        gain = spec.readout_gain if readout else spec.weight_gain
+        if gain != 1.0:
+            weights[key] = weights[key] * np.float32(gain)
     return weights
-
-
-def _readout_weight_layer(spec: ModelSpec) -> int | None:
-    """The index of the last weighted layer before an LI readout (None without a readout)."""
-    if spec.n_classes is None:
-        return None
-    weighted = [i for i, layer in enumerate(spec.layers) if isinstance(layer, (Linear, Conv2d))]
-    return weighted[-1] if weighted else None
 
 
 def is_decay(name: str) -> bool:
