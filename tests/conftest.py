@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+
+# One JAX compilation cache for the whole run, shared by the xdist workers and every worker process
+# the harness tests start (they inherit the environment): many tests compile the same tiny
+# programs. Set before JAX is imported; a fresh folder per run, removed at its end.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="spikebench-tests-jax-")
+    os.environ["SPIKEBENCH_TESTS_OWN_JAX_CACHE"] = str(os.getpid())
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax
 import numpy as np
@@ -13,6 +23,26 @@ from frameworks.spec import ModelSpec, init_weights, shd_spec
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 # Not jax_numpy_dtype_promotion="strict": optax's Adam bias correction mixes a float with an int32 count.
+
+SUITE_WORKERS = 2
+"""The suite runs in two processes (pytest-xdist's ``-n auto``, pyproject.toml): its budget is two
+CPU cores, and most tests leave one idle (Python, compiles, worker start-up)."""
+TIMING_OPTIONS = ("benchmark_only", "benchmark_json", "benchmark_save", "benchmark_autosave",
+                  "benchmark_compare")  # fmt: skip
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process that made the compilation cache removes it."""
+    if os.environ.get("SPIKEBENCH_TESTS_OWN_JAX_CACHE") == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two workers, or none (one process) for a run that times benchmarks: pytest-benchmark times
+    nothing under xdist, and a benchmark must not share its cores with other tests."""
+    if any(config.getoption(option, None) for option in TIMING_OPTIONS):
+        return 0
+    return min(SUITE_WORKERS, os.cpu_count() or 1)
 
 
 @pytest.fixture
