@@ -17,6 +17,7 @@ synchronisation per call would add a host round trip per op to the floor.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -59,11 +60,6 @@ def seconds_per_call(function: Callable, args: tuple, *, repeats: int = REPEATS)
     return statistics.median(samples)
 
 
-def _conv(x: jax.Array, w: jax.Array) -> jax.Array:
-    """XLA's own convolution, the fastest at top level on every device (``spyx_core.conv2d``)."""
-    return spyx_core.conv2d(x, w, impl="xla")
-
-
 def _matmul_program(op: SynapticOp) -> tuple[Callable, list[tuple[int, ...]]]:
     m, k, n = op.shape
     programs = {
@@ -74,31 +70,40 @@ def _matmul_program(op: SynapticOp) -> tuple[Callable, list[tuple[int, ...]]]:
     return programs[op.role]
 
 
-def _conv_program(op: SynapticOp) -> tuple[Callable, list[tuple[int, ...]]]:
+CONV_FORMS = ("xla", "pieces")
+"""The forms of a convolution the floor times, the fastest counting (``spyx_core.conv2d``'s
+``impl``): XLA's own on all frames at once (the fastest on GPUs), and on pieces of a few frames
+(several times faster on the CPU; docs/cpu-performance.md)."""
+
+
+def _conv_program(op: SynapticOp, form: str) -> tuple[Callable, list[tuple[int, ...]]]:
     frames, channels, height, width, out, size = op.shape
+    conv = functools.partial(spyx_core.conv2d, impl=form)
     x, w = (frames, channels, height, width), (out, channels, size, size)
     y = (frames, out, height - size + 1, width - size + 1)
 
     def weight_grad(x, dy):
-        return jax.vjp(lambda kernel: _conv(x, kernel), jnp.zeros(w, jnp.float32))[1](dy)[0]
+        return jax.vjp(lambda kernel: conv(x, kernel), jnp.zeros(w, jnp.float32))[1](dy)[0]
 
     def input_grad(w, dy):
-        return jax.vjp(lambda inputs: _conv(inputs, w), jnp.zeros(x, jnp.float32))[1](dy)[0]
+        return jax.vjp(lambda inputs: conv(inputs, w), jnp.zeros(x, jnp.float32))[1](dy)[0]
 
-    programs = {"forward": (_conv, [x, w]), "weight_grad": (weight_grad, [x, y]),
+    programs = {"forward": (conv, [x, w]), "weight_grad": (weight_grad, [x, y]),
                 "input_grad": (input_grad, [w, y])}  # fmt: skip
     return programs[op.role]
 
 
-PROGRAMS: dict[str, Callable[[SynapticOp], tuple[Callable, list[tuple[int, ...]]]]] = {
-    "matmul": _matmul_program,
-    "conv": _conv_program,
+Program = tuple[Callable, list[tuple[int, ...]]]
+PROGRAMS: dict[str, Callable[[SynapticOp], list[Program]]] = {
+    "matmul": lambda op: [_matmul_program(op)],
+    "conv": lambda op: [_conv_program(op, form) for form in CONV_FORMS],
 }
-"""Op kind -> ``program(op) -> (function, operand shapes)``: the op as one JAX function."""
+"""Op kind -> ``programs(op) -> [(function, operand shapes), ...]``: the op as one JAX function,
+in each form the floor tries."""
 
 
-def op_program(op: SynapticOp) -> tuple[Callable, list[tuple[int, ...]]]:
-    """The JAX function that computes ``op`` (one call) and the shapes of its operands."""
+def op_programs(op: SynapticOp) -> list[Program]:
+    """Every JAX function the floor times for ``op`` (one call each) and its operands' shapes."""
     return PROGRAMS[op.kind](op)
 
 
@@ -110,9 +115,11 @@ def operands(shapes: list[tuple[int, ...]], device: jax.Device, seed: int = 0) -
 
 
 def op_seconds(op: SynapticOp, device: jax.Device, *, repeats: int = REPEATS) -> float:
-    """Median seconds of one call of ``op`` alone on ``device``."""
-    function, shapes = op_program(op)
-    return seconds_per_call(function, operands(shapes, device), repeats=repeats)
+    """Median seconds of one call of ``op`` alone on ``device``, in the fastest of its forms."""
+    return min(
+        seconds_per_call(function, operands(shapes, device), repeats=repeats)
+        for function, shapes in op_programs(op)
+    )
 
 
 def peak_flops_per_s(device: jax.Device, *, size: int = PEAK_SIZE, repeats: int = REPEATS) -> float:

@@ -1,9 +1,11 @@
-"""Valid 2-D convolution on channel-first maps, with three implementations of the same function.
+"""Valid 2-D convolution on channel-first maps, with four implementations of the same function.
 
 ``"xla"`` is ``lax.conv_general_dilated``, differentiated by JAX. ``"patches"`` gathers the
 ``k x k`` shifted views of the input (im2col by slicing) and contracts them with the kernel in one
 ``einsum``. ``"hybrid"`` computes the value and the input gradient with XLA's convolution and the
-weight gradient as a matmul over patches (``jax.custom_vjp``).
+weight gradient as a matmul over patches (``jax.custom_vjp``). ``"pieces"`` runs XLA's convolution,
+its input gradient and its weight gradient on pieces of ``PIECE_FRAMES`` frames each, unrolled
+(``jax.custom_vjp``).
 
 Why three: on the CPU, XLA runs a convolution inside a loop body (every step of a compiled epoch
 is one) 10-30x slower than the same convolution at top level, while its matmuls stay fast; the
@@ -11,13 +13,18 @@ patch form avoids that, at the cost of a ``k * k`` times larger intermediate. At
 compiled program per training step, ``frameworks.jax_base``) XLA's forward and input-gradient
 convolutions are fast, but its weight gradient (a convolution whose kernel is the whole output
 map) is several times slower than the same contraction as a matmul: ``"hybrid"`` takes the
-fast half of each. ``"auto"`` takes ``"patches"`` on the CPU and ``"xla"`` elsewhere (decided
+fast half of each. Faster still: XLA's CPU convolutions, weight gradient included, run several
+times faster on a few frames at a time than on the thousands (``B * T``) a layer-at-a-time network
+hands them at once, presumably because a small piece's operands stay in cache; ``"pieces"`` splits
+the frames, unrolled at top level (a loop would put the convolution back inside a loop body).
+``"auto"`` takes ``"patches"`` on the CPU and ``"xla"`` elsewhere (decided
 when the function is traced, from ``jax.default_backend()``): the choice for a convolution inside
 a loop. docs/cpu-performance.md says which one each program uses.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import haiku as hk
@@ -25,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-CONV_IMPLS = ("auto", "xla", "patches", "hybrid")
+CONV_IMPLS = ("auto", "xla", "patches", "hybrid", "pieces")
 _NCHW = ("NCHW", "OIHW", "NCHW")
 
 
@@ -99,10 +106,42 @@ def _hybrid_bwd(residuals, g: jax.Array):
 
 _hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)
 
+PIECE_FRAMES = 16
+"""Frames per piece of ``"pieces"`` (the last piece is shorter where this does not divide ``N``):
+of 16, 32 and 64, the fastest overall for the N-MNIST net's convolutions on a 2-core CPU; each
+piece is one more convolution to compile (docs/cpu-performance.md)."""
+
+
+def _in_pieces(x: jax.Array, size: int) -> list[jax.Array]:
+    return [x[start : start + size] for start in range(0, x.shape[0], size)]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def pieces_conv(x: jax.Array, w: jax.Array, size: int = PIECE_FRAMES) -> jax.Array:
+    """``conv2d(x, w, impl="xla")`` computed on pieces of ``size`` frames, and so are its input and
+    weight gradients (the weight gradient summed over the pieces)."""
+    return jnp.concatenate([_xla(piece, w) for piece in _in_pieces(x, size)])
+
+
+def _pieces_fwd(x: jax.Array, w: jax.Array, size: int):
+    return pieces_conv(x, w, size), (x, w)
+
+
+def _pieces_bwd(size: int, residuals, g: jax.Array):
+    x, w = residuals
+    pieces = zip(_in_pieces(x, size), _in_pieces(g, size), strict=True)
+    dx, dw = zip(*(jax.vjp(_xla, x_piece, w)[1](g_piece) for x_piece, g_piece in pieces), strict=True)
+    # dx is dead code (and compiled away) where x is data, as for a first layer
+    return jnp.concatenate(dx), functools.reduce(jnp.add, dw)
+
+
+pieces_conv.defvjp(_pieces_fwd, _pieces_bwd)
+
 _IMPLS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "xla": _xla,
     "patches": _patch_conv,
     "hybrid": _hybrid,
+    "pieces": pieces_conv,
 }
 
 

@@ -21,9 +21,13 @@ REFERENCE = "spyx_core"
 CONV_CANDIDATES = [
     *(n for n in frameworks.available(exact_only=True) if n != REFERENCE),
     "spyx_core@scan",
+    "spyx_core@step-xla",
+    "spyx_core@step-hybrid",
 ]
 """Every installed exact adapter, each against the reference (compiled variants compile the same
-modules: tests/test_torch_compiled.py compares them with their eager adapters)."""
+modules: tests/test_torch_compiled.py compares them with their eager adapters), and spyx_core with
+each of its other convolutions (its CPU default is ``"pieces"``; ``spyx_core@epoch``'s
+``"patches"`` is compared on the CPU by tests/test_spyx_core_conv.py)."""
 GAINS = {"0.weight": 2.0, "3.weight": 2.0}
 """At Haiku's initial scale the second conv layer barely fires on this small input."""
 

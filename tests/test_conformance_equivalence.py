@@ -78,12 +78,15 @@ def _adapter(name: str):
     return frameworks.load(name)
 
 
+CONV_ONLY = ("step-xla", "step-hybrid")
+"""Variants that differ from the default only in their convolution: tests/test_conformance_conv.py."""
 SPYX_CORE_VARIANTS = [
-    f"spyx_core@{v}" for v in SpyxCoreAdapter.VARIANTS if v not in ("fused", "scan-unroll32")
+    f"spyx_core@{v}" for v in SpyxCoreAdapter.VARIANTS if v not in ("fused", "scan-unroll32", *CONV_ONLY)
 ]
 """Every other implementation of spyx_core (``fused`` is the default, ``spyx_core`` itself), but
-``scan-unroll32``: ``scan`` with XLA unrolling 32 steps, the same computation, whose compile alone
-costs ~8 s here (``spikebench check-adapter spyx_core@scan-unroll32`` checks it)."""
+the convolution-only ones and ``scan-unroll32``: ``scan`` with XLA unrolling 32 steps, the same
+computation, whose compile alone costs ~8 s here (``spikebench check-adapter
+spyx_core@scan-unroll32`` checks it)."""
 
 
 # --- the test batch exercises spikes and resets -------------------------------------------------

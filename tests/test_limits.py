@@ -123,16 +123,19 @@ def test_each_floor_program_computes_its_op_with_its_flops():
     ops = synaptic_ops(spec, 2)
     ops.append(SynapticOp(0, "input_grad", "conv", ops[0].shape))  # a later conv layer's
     for op in ops:
-        function, shapes = floor.op_program(op)
+        (function, shapes), *others = floor.op_programs(op)
         args = floor.operands(shapes, device)
         compiled = jax.jit(function).lower(*args).compile()
         assert compiled.cost_analysis()["flops"] == op.call_flops, op
         assert compiled(*args).shape == expected[op.kind][op.role], op
+        for other, other_shapes in others:  # the other forms compute the same thing
+            assert other_shapes == shapes, op
+            np.testing.assert_allclose(other(*args), function(*args), rtol=1e-5, atol=1e-5)
 
 
 def test_matmul_gradients_contract_as_the_backward_does():
     x, w, dy = (np.arange(6.0).reshape(3, 2), np.arange(8.0).reshape(2, 4), np.ones((3, 4)))
-    programs = {role: floor.op_program(SynapticOp(0, role, "matmul", (3, 2, 4)))[0]
+    programs = {role: floor.op_programs(SynapticOp(0, role, "matmul", (3, 2, 4)))[0][0]
                 for role in ("forward", "weight_grad", "input_grad")}  # fmt: skip
     np.testing.assert_allclose(programs["forward"](x, w), x @ w)
     np.testing.assert_allclose(programs["weight_grad"](x, dy), x.T @ dy)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import spyx_core
-from spyx_core._conv import weight_grad
+from spyx_core._conv import pieces_conv, weight_grad
 
 IMPLS = [impl for impl in spyx_core.CONV_IMPLS if impl != "auto"]
 N, C, OUT, K, SIZE = 3, 2, 4, 3, 6
@@ -65,6 +65,17 @@ def test_weight_grad_is_the_same_for_any_piece_size(case, chunk):
     with jax.default_matmul_precision("highest"):
         got = weight_grad(jnp.asarray(x, jnp.float32), jnp.asarray(g, jnp.float32), K, chunk=chunk)
     np.testing.assert_allclose(got, dw, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [1, 2])  # 2 does not divide N = 3: a last piece of 1 frame
+def test_pieces_conv_is_the_same_for_any_piece_size(case, size):
+    x, w, g, (value, dw, dx) = case
+    x, w, g = (jnp.asarray(a, jnp.float32) for a in (x, w, g))
+    with jax.default_matmul_precision("highest"):
+        out, pullback = jax.vjp(lambda x, w: pieces_conv(x, w, size), x, w)
+        grad_x, grad_w = pullback(g)
+    for got, want in ((out, value), (grad_w, dw), (grad_x, dx)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_unknown_impl_lists_the_known_ones():

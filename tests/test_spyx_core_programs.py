@@ -60,7 +60,8 @@ def test_the_step_program_trains_as_the_epoch_program(case):
 @pytest.mark.parametrize(
     ("name", "platform", "expected"),
     [
-        ("spyx_core", "cpu", "program=step conv=hybrid"),
+        ("spyx_core", "cpu", "program=step conv=pieces"),
+        ("spyx_core@step-hybrid", "cpu", "program=step conv=hybrid"),
         ("spyx_core@epoch", "cpu", "program=epoch conv=patches"),
         ("spyx_core", "gpu", "program=epoch conv=xla"),
         ("spyx_core@step-xla", "gpu", "program=step conv=xla"),

@@ -85,10 +85,10 @@ NEURONS: dict[type[NeuronLayer], Callable[[NeuronLayer, NeuronContext], Callable
 
 PROGRAM_DEFAULTS: dict[str, str] = {"cpu": "step"}
 """The ``program`` of ``"auto"`` on each device platform (``"epoch"`` on the others)."""
-CONV_DEFAULTS: dict[tuple[str, str], str] = {("cpu", "step"): "hybrid", ("cpu", "epoch"): "patches"}
+CONV_DEFAULTS: dict[tuple[str, str], str] = {("cpu", "step"): "pieces", ("cpu", "epoch"): "patches"}
 """The ``conv`` of ``"auto"`` for each (platform, program) (``"xla"`` for the others): on the CPU,
-XLA's convolutions are slow inside the epoch program's loop, and their weight gradient at top
-level (``spyx_core._conv``; docs/cpu-performance.md)."""
+XLA's convolutions are slow inside the epoch program's loop, and at top level on thousands of
+frames at once (``spyx_core._conv``; docs/cpu-performance.md)."""
 
 
 def _module(
@@ -178,6 +178,7 @@ class SpyxCoreAdapter(JaxAdapter):
         "fused_spikes": {"impl": "fused_spikes"},
         "epoch": {"impl": "fused", "program": "epoch", "conv": "auto"},
         "step-xla": {"impl": "fused", "program": "step", "conv": "xla"},
+        "step-hybrid": {"impl": "fused", "program": "step", "conv": "hybrid"},
         "fused-remat32": {"impl": "fused", "remat_chunk": 32},
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
@@ -186,7 +187,8 @@ class SpyxCoreAdapter(JaxAdapter):
     }
     """``spyx_core@epoch`` is the paper's one compiled program per epoch (its convolutions as
     patches on the CPU: XLA's are slow inside the epoch's loop); ``step-xla`` is one program per
-    step with XLA's own convolution gradients (what ``"hybrid"`` improves on);
+    step with XLA's own convolution gradients on all frames at once, ``step-hybrid`` with the weight
+    gradient as patch matmuls (what the CPU's default ``"pieces"`` improves on);
     ``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
     ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
     ``fused_spikes`` applies the surrogate inside the fused backward loop (``run_sequential``);

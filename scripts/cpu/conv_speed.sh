@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # spyx_core on the CPU for the N-MNIST conv net (B=32, T=64, 256 samples: 8 steps per epoch), width
 # 1 and 2: the acceptance commands (spyx_core's CPU default, one compiled program per step with the
-# hybrid convolution, against snnTorch), with spyx_core@epoch (the paper's one-program epoch) and
+# pieces convolution, against snnTorch), with spyx_core@epoch (the paper's one-program epoch) and
 # spyx_core@step-xla (XLA's own convolution gradients) beside them; then SHD at the paper's
 # configuration, to check that the step program costs nothing where there is no convolution.
 # Run it on a quiet machine (2 cores). Usage: scripts/cpu/conv_speed.sh [OUT_ROOT]
