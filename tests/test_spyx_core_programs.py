@@ -11,7 +11,7 @@ import frameworks
 import spyx_core
 from frameworks.adapter import SpikeData
 from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
-from frameworks.spec import init_weights, shd_spec
+from frameworks.spec import init_weights, nmnist_spec, shd_spec
 
 SAMPLES, BATCH = 12, 4  # 3 steps per epoch
 
@@ -57,26 +57,36 @@ def test_the_step_program_trains_as_the_epoch_program(case):
         )
 
 
+SPECS = {"nmnist": nmnist_spec(), "shd": shd_spec(channels=16, hidden=8, time_steps=4)}
+
+
 @pytest.mark.parametrize(
-    ("name", "platform", "expected"),
+    ("name", "platform", "task", "expected"),
     [
-        ("spyx_core", "cpu", "program=step conv=pieces"),
-        ("spyx_core@step-hybrid", "cpu", "program=step conv=hybrid"),
-        ("spyx_core@epoch", "cpu", "program=epoch conv=patches"),
-        ("spyx_core", "gpu", "program=epoch conv=xla"),
-        ("spyx_core@step-xla", "gpu", "program=step conv=xla"),
+        ("spyx_core", "cpu", "nmnist", "program=step conv=pieces"),
+        ("spyx_core", "cpu", "shd", "program=epoch"),
+        ("spyx_core@step", "cpu", "shd", "program=step"),
+        ("spyx_core@step-hybrid", "cpu", "nmnist", "program=step conv=hybrid"),
+        ("spyx_core@epoch", "cpu", "nmnist", "program=epoch conv=patches"),
+        ("spyx_core", "gpu", "nmnist", "program=epoch conv=xla"),
+        ("spyx_core", "gpu", "shd", "program=epoch conv=xla"),
+        ("spyx_core@step-xla", "gpu", "nmnist", "program=step conv=xla"),
     ],
 )
-def test_variants_resolve_and_name_their_program_and_convolution(name, platform, expected):
-    assert frameworks.load(name).for_platform(platform).describe().startswith(expected)
+def test_variants_resolve_and_name_their_program_and_convolution(name, platform, task, expected):
+    """On the CPU a network that convolves trains one step per program, any other one epoch per
+    program; elsewhere every network one epoch per program."""
+    resolved = frameworks.load(name).for_platform(platform, SPECS[task])
+    assert resolved.describe().startswith(expected)
 
 
 def test_explicit_choices_survive_the_platform_defaults():
-    adapter = frameworks.load("spyx_core@step-xla").for_platform("cpu")
+    conv_net = SPECS["nmnist"]
+    adapter = frameworks.load("spyx_core@step-xla").for_platform("cpu", conv_net)
     assert (adapter.program, adapter.conv, adapter.evaluation_conv) == ("step", "xla", "xla")
     # evaluation loops over batches in one program: the epoch program's convolution
-    assert frameworks.load("spyx_core").for_platform("cpu").evaluation_conv == "patches"
-    default = frameworks.load("spyx_core")
-    assert (default.for_platform("gpu").program, default.for_platform("gpu").conv) == ("epoch", "xla")
+    assert frameworks.load("spyx_core").for_platform("cpu", conv_net).evaluation_conv == "patches"
+    on_gpu = frameworks.load("spyx_core").for_platform("gpu", conv_net)
+    assert (on_gpu.program, on_gpu.conv) == ("epoch", "xla")
     with pytest.raises(ValueError, match="unknown program"):
         SpyxCoreAdapter(program="layer")

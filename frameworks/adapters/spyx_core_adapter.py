@@ -83,8 +83,18 @@ NEURONS: dict[type[NeuronLayer], Callable[[NeuronLayer, NeuronContext], Callable
 """Neuron layer class -> ``builder(layer, context)`` of its spyx_core core (inside a transform)."""
 
 
-PROGRAM_DEFAULTS: dict[str, str] = {"cpu": "step"}
-"""The ``program`` of ``"auto"`` on each device platform (``"epoch"`` on the others)."""
+PROGRAM_DEFAULTS: dict[tuple[str, bool], str] = {("cpu", True): "step"}
+"""The ``program`` of ``"auto"`` for each (device platform, whether the network convolves)
+(``"epoch"`` for the others): on the CPU XLA's convolutions are several times slower inside the
+epoch program's loop, while a network without one trains 6-7% faster in the epoch program
+(docs/cpu-performance.md)."""
+
+
+def convolves(spec: ModelSpec) -> bool:
+    """Whether ``spec`` has a convolution (``PROGRAM_DEFAULTS``)."""
+    return any(isinstance(layer, Conv2d) for layer in spec.layers)
+
+
 CONV_DEFAULTS: dict[tuple[str, str], str] = {("cpu", "step"): "pieces", ("cpu", "epoch"): "patches"}
 """The ``conv`` of ``"auto"`` for each (platform, program) (``"xla"`` for the others): on the CPU,
 XLA's convolutions are slow inside the epoch program's loop, and at top level on thousands of
@@ -177,6 +187,7 @@ class SpyxCoreAdapter(JaxAdapter):
         "fused": {"impl": "fused"},
         "fused_spikes": {"impl": "fused_spikes"},
         "epoch": {"impl": "fused", "program": "epoch", "conv": "auto"},
+        "step": {"impl": "fused", "program": "step", "conv": "auto"},
         "step-xla": {"impl": "fused", "program": "step", "conv": "xla"},
         "step-hybrid": {"impl": "fused", "program": "step", "conv": "hybrid"},
         "fused-remat32": {"impl": "fused", "remat_chunk": 32},
@@ -186,7 +197,8 @@ class SpyxCoreAdapter(JaxAdapter):
         "fused-tf32": {"impl": "fused", "matmul_precision": "tensorfloat32"},
     }
     """``spyx_core@epoch`` is the paper's one compiled program per epoch (its convolutions as
-    patches on the CPU: XLA's are slow inside the epoch's loop); ``step-xla`` is one program per
+    patches on the CPU: XLA's are slow inside the epoch's loop), ``spyx_core@step`` one program
+    per step (the CPU's default for a network that convolves); ``step-xla`` is one program per
     step with XLA's own convolution gradients on all frames at once, ``step-hybrid`` with the weight
     gradient as patch matmuls (what the CPU's default ``"pieces"`` improves on);
     ``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
@@ -231,15 +243,15 @@ class SpyxCoreAdapter(JaxAdapter):
     def network(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> Apply:
         # Outside a session (readout, loss_and_grads: the equivalence tests) "auto" is resolved for
         # JAX's default backend, so that those tests check the convolution sessions train with.
-        conv = self.for_platform(jax.default_backend()).conv
+        conv = self.for_platform(jax.default_backend(), spec).conv
         return network(spec, weights, conv=conv, **self.run_options).apply
 
-    def for_platform(self, platform: str) -> SpyxCoreAdapter:
-        """This adapter with ``"auto"`` ``program`` and ``conv`` resolved for ``platform``
-        (``PROGRAM_DEFAULTS``, then ``CONV_DEFAULTS``); explicit choices stay."""
+    def for_platform(self, platform: str, spec: ModelSpec) -> SpyxCoreAdapter:
+        """This adapter with ``"auto"`` ``program`` and ``conv`` resolved for ``spec`` on
+        ``platform`` (``PROGRAM_DEFAULTS``, then ``CONV_DEFAULTS``); explicit choices stay."""
         resolved = copy.copy(self)
         if resolved.program == "auto":
-            resolved.program = PROGRAM_DEFAULTS.get(platform, "epoch")
+            resolved.program = PROGRAM_DEFAULTS.get((platform, convolves(spec)), "epoch")
         if resolved.conv == "auto":
             resolved.conv = CONV_DEFAULTS.get((platform, resolved.program), "xla")
             # evaluation loops over batches in one program, as the epoch program does
@@ -250,12 +262,12 @@ class SpyxCoreAdapter(JaxAdapter):
         return network(spec, weights, conv=self.evaluation_conv, **self.run_options).apply
 
     def session(self, spec, weights, data, *, device, batch_size, seed):
-        adapter = self.for_platform(self._device(device).platform)
+        adapter = self.for_platform(self._device(device).platform, spec)
         return JaxAdapter.session(
             adapter, spec, weights, data, device=device, batch_size=batch_size, seed=seed
         )
 
     def kernels(self, spec, weights, spikes, *, device):
         return JaxAdapter.kernels(
-            self.for_platform(self._device(device).platform), spec, weights, spikes, device=device
+            self.for_platform(self._device(device).platform, spec), spec, weights, spikes, device=device
         )
