@@ -10,6 +10,10 @@ factor (default 1.1). Verdicts:
 - ``same``: the ratio lies within the factor (any change is smaller than what counts).
 - ``slower`` / ``faster``: the ratio passes the factor and ``p < alpha``.
 
+A cell measured on a busy machine on either side (a row's ``busy`` flag, ``harness.machine``) is
+``inconclusive`` whatever its samples say: another process's load moves the times by more than
+the factor (docs/regression.md).
+
 Cells are matched by their whole definition, ``Sample.definition``: configuration, framework,
 versions and device; where the two sides hold a cell of the same framework and task that differs
 in its definition, the comparison is refused, naming the field.
@@ -48,6 +52,7 @@ class Samples:
     group: tuple[str, str]  # (framework, task): cells that should exist on both sides
     definition: tuple[tuple[str, Any], ...]  # every field that must be equal to compare
     seconds: tuple[float, ...]
+    busy: bool = False  # a row of the cell was measured on a busy machine
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,9 @@ def folder_samples(folder: Path) -> list[Samples]:
             seconds = _row_seconds(group[0])
         else:
             seconds = [_median(s) for s in map(_row_seconds, group) if s]
-        first = group[0]
-        out.append(Samples(_row_label(first), (first.framework, first.task), definition, tuple(seconds)))
+        first, busy = group[0], any(row.busy is True for row in group)
+        group_key = (first.framework, first.task)
+        out.append(Samples(_row_label(first), group_key, definition, tuple(seconds), busy))
     return out
 
 
@@ -199,6 +205,9 @@ def compare(
     verdicts = []
     for old, now in pairs:
         ratio, p, verdict, why = decide(list(old.seconds), list(now.seconds), factor=factor, alpha=alpha)
+        busy = [side for side, samples in (("base", old), ("new", now)) if samples.busy]
+        if busy:
+            verdict, why = "inconclusive", f"{' and '.join(busy)} measured on a busy machine"
         verdicts.append(Verdict(now.label, old, now, ratio, p, verdict, why))
     return verdicts, notes
 

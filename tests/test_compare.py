@@ -65,6 +65,17 @@ def test_a_2x_slowdown_with_10_samples_a_side_is_slower_and_fails(tmp_path, caps
     }  # fmt: skip
 
 
+def test_a_slowdown_measured_on_a_busy_machine_is_inconclusive_and_does_not_fail(tmp_path, capsys):
+    base = [_row("spyx_core", _noisy(10, 0.5, 0)), _row("snntorch", _noisy(10, 2.0, 1))]
+    new = [_row("spyx_core", _noisy(10, 1.0, 2), busy=True), _row("snntorch", _noisy(10, 2.0, 3))]
+    status, out = _compare(tmp_path, base, new, capsys)
+    assert status == 0
+    assert _verdicts(out.out) == {
+        "spyx_core shd H=16 B=8 T=16": "inconclusive", "snntorch shd H=16 B=8 T=16": "same",
+    }  # fmt: skip
+    assert "new measured on a busy machine" in out.out
+
+
 def test_a_5_percent_change_is_the_same_even_when_significant():
     base, new = _noisy(10, 1.0, 0), _noisy(10, 1.05, 1)
     ratio, p, verdict, why = decide(base, new)
