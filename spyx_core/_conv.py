@@ -112,6 +112,17 @@ of 16, 32 and 64, the fastest overall for the N-MNIST net's convolutions on a 2-
 piece is one more convolution to compile (docs/cpu-performance.md)."""
 
 
+MAX_PIECES = 128
+"""At most this many pieces per convolution: beyond ``PIECE_FRAMES * MAX_PIECES`` frames (2048, as
+N-MNIST's B=32, T=64) the pieces grow instead (``piece_frames``), because each piece is one more
+convolution to compile, three with the gradients (128 pieces: ~20 s of compiling on 2 cores)."""
+
+
+def piece_frames(frames: int) -> int:
+    """Frames per piece of a ``"pieces"`` convolution of ``frames`` frames."""
+    return max(PIECE_FRAMES, -(-frames // MAX_PIECES))
+
+
 def _in_pieces(x: jax.Array, size: int) -> list[jax.Array]:
     return [x[start : start + size] for start in range(0, x.shape[0], size)]
 
@@ -141,7 +152,7 @@ _IMPLS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "xla": _xla,
     "patches": _patch_conv,
     "hybrid": _hybrid,
-    "pieces": pieces_conv,
+    "pieces": lambda x, w: pieces_conv(x, w, piece_frames(x.shape[0])),
 }
 
 

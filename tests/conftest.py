@@ -8,10 +8,13 @@ import tempfile
 
 # One JAX compilation cache for the whole run, shared by the xdist workers and every worker process
 # the harness tests start (they inherit the environment): many tests compile the same tiny
-# programs. Set before JAX is imported; a fresh folder per run, removed at its end.
+# programs. Set before JAX is imported; a fresh folder per run, removed at its end. Inductor's
+# cache too: a run starts as cold as on a fresh machine, whatever earlier runs left in /tmp.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="spikebench-tests-jax-")
-    os.environ["SPIKEBENCH_TESTS_OWN_JAX_CACHE"] = str(os.getpid())
+    cache = tempfile.mkdtemp(prefix="spikebench-tests-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(cache, "jax")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
+    os.environ["SPIKEBENCH_TESTS_CACHE"] = f"{os.getpid()}:{cache}"
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax
@@ -32,9 +35,10 @@ TIMING_OPTIONS = ("benchmark_only", "benchmark_json", "benchmark_save", "benchma
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """The process that made the compilation cache removes it."""
-    if os.environ.get("SPIKEBENCH_TESTS_OWN_JAX_CACHE") == str(os.getpid()):
-        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+    """The process that made the compilation caches removes them."""
+    owner, _, cache = os.environ.get("SPIKEBENCH_TESTS_CACHE", "").partition(":")
+    if owner == str(os.getpid()):
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import spyx_core
-from spyx_core._conv import pieces_conv, weight_grad
+from spyx_core._conv import MAX_PIECES, PIECE_FRAMES, piece_frames, pieces_conv, weight_grad
 
 IMPLS = [impl for impl in spyx_core.CONV_IMPLS if impl != "auto"]
 N, C, OUT, K, SIZE = 3, 2, 4, 3, 6
@@ -76,6 +76,12 @@ def test_pieces_conv_is_the_same_for_any_piece_size(case, size):
         grad_x, grad_w = pullback(g)
     for got, want in ((out, value), (grad_w, dw), (grad_x, dx)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_pieces_grow_beyond_the_most_pieces_a_convolution_compiles():
+    assert piece_frames(1) == piece_frames(PIECE_FRAMES * MAX_PIECES) == PIECE_FRAMES
+    assert piece_frames(4 * PIECE_FRAMES * MAX_PIECES) == 4 * PIECE_FRAMES  # B=128, T=64: 64 frames
+    assert piece_frames(PIECE_FRAMES * MAX_PIECES + 1) == PIECE_FRAMES + 1
 
 
 def test_unknown_impl_lists_the_known_ones():

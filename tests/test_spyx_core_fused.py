@@ -160,8 +160,7 @@ def _network(impl: str, remat_chunk: int | None):
 
 
 RUNS = [(impl, None) for impl in spyx_core.IMPLEMENTATIONS] + [
-    ("fused", 5),  # divides T = 20
-    ("fused", 7),  # does not: the last piece is shorter
+    ("fused", 7),  # two whole pieces of T = 20 and a shorter last one: both paths
 ]  # layerwise and scan take the same remat_chunk path (spyx_core._sequential)
 
 

@@ -88,7 +88,16 @@ def _row(adapter: TorchAdapter) -> Row:
     return row
 
 
-def test_a_graph_break_is_counted_in_the_row():
+@pytest.fixture
+def traced_graphs_run_as_traced(monkeypatch):
+    """Every graph dynamo captures runs as traced, without inductor's code generation (seconds per
+    graph on 2 cores): the graph and break counts are dynamo's, whatever the backend does."""
+    monkeypatch.setattr(
+        torch._TorchCompileInductorWrapper, "__call__", lambda self, graph, inputs: graph.forward
+    )
+
+
+def test_a_graph_break_is_counted_in_the_row(traced_graphs_run_as_traced):
     row = _row(_breaking("compile"))
     assert row.status == "ok", row.reason
     assert row.graph_breaks >= 1 and row.graphs > 1
