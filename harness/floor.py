@@ -76,7 +76,9 @@ CONV_FORMS = ("xla", "pieces")
 (several times faster on the CPU; docs/cpu-performance.md)."""
 
 
-def _conv_program(op: SynapticOp, form: str) -> tuple[Callable, list[tuple[int, ...]]]:
+def conv_program(op: SynapticOp, form: str) -> tuple[Callable, list[tuple[int, ...]]]:
+    """The convolution ``op`` as one JAX function in ``form`` (``spyx_core.conv2d``'s ``impl``)
+    and its operands' shapes."""
     frames, channels, height, width, out, size = op.shape
     conv = functools.partial(spyx_core.conv2d, impl=form)
     x, w = (frames, channels, height, width), (out, channels, size, size)
@@ -96,7 +98,7 @@ def _conv_program(op: SynapticOp, form: str) -> tuple[Callable, list[tuple[int, 
 Program = tuple[Callable, list[tuple[int, ...]]]
 PROGRAMS: dict[str, Callable[[SynapticOp], list[Program]]] = {
     "matmul": lambda op: [_matmul_program(op)],
-    "conv": lambda op: [_conv_program(op, form) for form in CONV_FORMS],
+    "conv": lambda op: [conv_program(op, form) for form in CONV_FORMS],
 }
 """Op kind -> ``programs(op) -> [(function, operand shapes), ...]``: the op as one JAX function,
 in each form the floor tries."""

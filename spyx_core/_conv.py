@@ -7,7 +7,7 @@ weight gradient as a matmul over patches (``jax.custom_vjp``). ``"pieces"`` runs
 its input gradient and its weight gradient on pieces of ``PIECE_FRAMES`` frames each, unrolled
 (``jax.custom_vjp``).
 
-Why three: on the CPU, XLA runs a convolution inside a loop body (every step of a compiled epoch
+Why so many: on the CPU, XLA runs a convolution inside a loop body (every step of a compiled epoch
 is one) 10-30x slower than the same convolution at top level, while its matmuls stay fast; the
 patch form avoids that, at the cost of a ``k * k`` times larger intermediate. At top level (one
 compiled program per training step, ``frameworks.jax_base``) XLA's forward and input-gradient
@@ -108,14 +108,16 @@ _hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)
 
 PIECE_FRAMES = 16
 """Frames per piece of ``"pieces"`` (the last piece is shorter where this does not divide ``N``):
-of 16, 32 and 64, the fastest overall for the N-MNIST net's convolutions on a 2-core CPU; each
-piece is one more convolution to compile (docs/cpu-performance.md)."""
+chosen by hand from 16, 32 and 64 on the N-MNIST net's convolutions on a 2-core CPU (a probe not
+kept; scripts/cpu/conv_ops.py times this choice against the other forms); each piece is one more
+convolution to compile."""
 
 
 MAX_PIECES = 128
 """At most this many pieces per convolution: beyond ``PIECE_FRAMES * MAX_PIECES`` frames (2048, as
 N-MNIST's B=32, T=64) the pieces grow instead (``piece_frames``), because each piece is one more
-convolution to compile, three with the gradients (128 pieces: ~20 s of compiling on 2 cores)."""
+convolution to compile, three with the gradients (spyx_core's N-MNIST step with 128 pieces
+per convolution compiled in 21-28 s on 2 cores, results/cpu-2core/table2-n128-pieces)."""
 
 
 def piece_frames(frames: int) -> int:

@@ -5,7 +5,7 @@ For ``nmnist_spec(width=m)`` at batch ``B`` and its ``T`` steps, every convoluti
 
 * in JAX, on all ``B * T`` frames at once as a layer-at-a-time network runs it, in each of
   ``spyx_core.conv2d``'s forms (``xla``, ``pieces``, ``hybrid``, ``patches``), timed as the dense
-  floor times ops (``harness.floor.seconds_per_call``);
+  floor times ops (``harness.floor.conv_program``, ``seconds_per_call``);
 * in torch (oneDNN), on ``B`` frames ``T`` times, as snnTorch steps it through time (a
   gradient's seconds without its forward's).
 
@@ -17,36 +17,20 @@ Usage: python scripts/cpu/conv_ops.py [--width 1] [--batch-size 32] [--out FILE.
 from __future__ import annotations
 
 import argparse
-import functools
 import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import torch
 
-import spyx_core
 from frameworks.flops import SynapticOp, synaptic_ops
 from frameworks.jax_base import MATMUL_PRECISION
 from frameworks.spec import nmnist_spec
-from harness.floor import operands, seconds_per_call
+from harness.floor import conv_program, operands, seconds_per_call
 
 JAX_FORMS = ("xla", "pieces", "hybrid", "patches")
-
-
-def _jax_program(op: SynapticOp, form: str):
-    frames, channels, height, width, out, size = op.shape
-    conv = functools.partial(spyx_core.conv2d, impl=form)
-    x, w = (frames, channels, height, width), (out, channels, size, size)
-    y = (frames, out, height - size + 1, width - size + 1)
-    programs = {
-        "forward": (conv, [x, w]),
-        "weight_grad": (lambda x, dy: jax.vjp(lambda k: conv(x, k), jnp.zeros(w))[1](dy)[0], [x, y]),
-        "input_grad": (lambda w, dy: jax.vjp(lambda i: conv(i, w), jnp.zeros(x))[1](dy)[0], [w, y]),
-    }
-    return programs[op.role]
 
 
 def _torch_seconds(op: SynapticOp, steps: int, repeats: int = 5) -> float:
@@ -97,7 +81,7 @@ def main() -> None:
         for op in (op for op in synaptic_ops(spec, args.batch_size) if op.kind == "conv"):
             row = {"op": f"conv {op.layer} {op.role}", "frames": op.shape[0], "GFLOP": op.flops / 1e9}
             for form in JAX_FORMS:
-                function, shapes = _jax_program(op, form)
+                function, shapes = conv_program(op, form)
                 row[f"jax {form} ms"] = 1e3 * seconds_per_call(function, operands(shapes, device))
             row["torch (T calls) ms"] = 1e3 * _torch_seconds(op, spec.time_steps)
             rows.append(row)
