@@ -3,7 +3,7 @@
 # 1 and 2: the acceptance commands (spyx_core's CPU default, one compiled program per step with the
 # pieces convolution, against snnTorch), with spyx_core@epoch (the paper's one-program epoch) and
 # spyx_core@step-xla (XLA's own convolution gradients) beside them; then SHD at the paper's
-# configuration, to check that the step program costs nothing where there is no convolution.
+# configuration (H=128 and 512), spyx_core's default epoch program against spyx_core@step.
 # Run it on a quiet machine (2 cores). Usage: scripts/cpu/conv_speed.sh [OUT_ROOT]
 set -euo pipefail
 out=${1:-results/cpu-2core/conv-speed}
@@ -15,6 +15,11 @@ for width in 1 2; do
         --width "$width" --batch-size 32 --time-steps 64 --samples 256 --epochs 3 --device cpu \
         --out "$out/nmnist-m$width-programs"
 done
-"${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@epoch --device cpu --data synthetic \
-    --hidden 128 --batch-size 256 --time-steps 256 --samples 1024 --epochs 3 --out "$out/shd-paper"
+# SHD at the paper's configuration, both programs (the CPU's default for SHD is the epoch program)
+for hidden in 128 512; do
+    samples=$((hidden == 128 ? 1024 : 512))
+    "${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@step --device cpu --data synthetic \
+        --hidden "$hidden" --batch-size 256 --time-steps 256 --samples "$samples" --epochs 3 \
+        --out "$out/shd-paper-h$hidden"
+done
 for run in "$out"/*/; do "${sb[@]}" report "$run"; done
