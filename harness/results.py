@@ -190,8 +190,13 @@ class Row:
 
     @classmethod
     def for_cell(cls, cell: Cell, **fields: Any) -> Row:
-        """A row carrying ``cell``'s configuration (the worker fills in what it measures)."""
-        return cls(cell_key=cell.key(), **cell.as_dict(), **fields)
+        """A row carrying ``cell``'s configuration (the worker fills in what it measures). A cell
+        that leaves the learning rate to its task gets the task's default here, so that a row whose
+        worker never reported (a time-out, a crash) still says the rate the cell ran with."""
+        config = cell.as_dict()
+        if config.get("learning_rate") is None:
+            config["learning_rate"] = _LEARNING_RATES.get(cell.task)
+        return cls(cell_key=cell.key(), **config, **fields)
 
     @classmethod
     def fields(cls) -> list[str]:

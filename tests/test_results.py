@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from result_rows import shd_row
 
+from frameworks.spec import micro_spec
 from harness.cell import Cell
 from harness.errors import SpikebenchError
 from harness.results import (
@@ -209,3 +210,10 @@ def test_frame_keeps_rows_vocabulary_and_pairs_on_the_whole_configuration():
     assert table.loss_first_step_rel_dev[4:].isna().all()
     assert table["size"].tolist() == [16, 16, 16, 16, 16, 32, 32, 2]
     assert frame([]).empty and list(frame([]).columns)[: len(CONFIG_FIELDS)] == list(CONFIG_FIELDS)
+
+
+def test_a_row_for_a_cell_that_never_reported_says_its_tasks_learning_rate():
+    failed = Row.for_cell(Cell(framework="snntorch", task="micro", hidden=8), status="failed")
+    assert failed.learning_rate == micro_spec(1).learning_rate
+    chosen = Row.for_cell(Cell(framework="snntorch", task="shd", learning_rate=0.05), status="failed")
+    assert chosen.learning_rate == 0.05
