@@ -6,6 +6,11 @@ head, ... (so that a load change on a shared machine hits both sides alike), eac
 its own results folder, one row per process; ``harness.compare.folder_samples`` takes each row's
 median as one sample. ``MIN_ROUNDS`` is the fewest a side for which the two-sided Mann-Whitney U
 test can reach p < 0.002 at all (2 / C(14, 7) = 0.00058; 6 + 6 gives at best 0.0022).
+
+After the last round, the device's limits (``harness.limits``: peak and dense floors) are measured
+once, in a worker of its own with nothing being timed, and filled into both sides' rows: the floor
+is the device's and the shapes', the same for either checkout, so each side's time over it reads
+against one measurement.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from harness import limits
 from harness.cell import Cell
+from harness.devices import Slot
 from harness.errors import InvalidConfiguration
 from harness.results import CONFIG_FIELDS, REFERENCE, Row, read_results, write_results
 from harness.run import run_isolated
@@ -67,8 +74,13 @@ def interleave(
     rounds: int = ROUNDS,
     timeout: float = 3600.0,
     runner: Callable[..., Row] = run_isolated,
+    limit_options: limits.LimitOptions | None = None,
+    measure: Callable[..., dict] = limits.measure_missing,
 ) -> dict[str, Path]:
     """Runs each cell ``rounds`` times a side, alternating the sides; returns each side's folder.
+
+    With ``limit_options``, the limits are measured after the rounds (``measure``, by default
+    ``harness.limits.measure_missing``) and filled into every row of both folders.
 
     Raises:
         InvalidConfiguration: fewer than ``MIN_ROUNDS`` rounds, a checkout without a harness, or
@@ -92,7 +104,39 @@ def interleave(
             for side in SIDES:
                 row = runner(cell, timeout=timeout, checkout=checkouts[side], environ=side_environ(side))
                 rows[side].append(row)
-                side_env = environment | {"checkout": str(checkouts[side]), "side": side}
-                write_results(folders[side], rows[side], side_env)
+                write_results(folders[side], rows[side], _side_env(environment, checkouts, side))
                 print(f"{side} {index + 1}/{rounds} {row.status:>7} {cell.label()}", file=sys.stderr)
+    if limit_options is not None and cells:
+        environment = _fill_limits(rows, environment, cells[0].device, limit_options, measure)
+        for side in SIDES:
+            write_results(folders[side], rows[side], _side_env(environment, checkouts, side))
     return folders
+
+
+def _side_env(environment: dict, checkouts: dict[str, Path], side: str) -> dict:
+    return environment | {"checkout": str(checkouts[side]), "side": side}
+
+
+def _fill_limits(
+    rows: dict[str, list[Row]],
+    environment: dict,
+    device: str,
+    options: limits.LimitOptions,
+    measure: Callable[..., dict],
+) -> dict:
+    """The environment with ``device``'s limits for every side's rows, measured once, and each
+    row completed with them; unchanged (rows keep their times) when the measuring worker fails."""
+    every = [row for side in SIDES for row in rows[side]]
+    measurable = [r for r in every if r.status == "ok" and r.device == device and r.synaptic_ops]
+    if not measurable:
+        return environment
+    try:
+        environment = measure(measurable, environment, device, Slot(device), options)
+    except RuntimeError as error:
+        print(f"limits not measured: {error}", file=sys.stderr)
+        return environment
+    measured = environment[limits.LIMITS][device]
+    for row in every:
+        if row.device == device:
+            limits.complete(row, measured)
+    return environment

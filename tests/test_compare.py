@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from result_rows import SHD_ROW
 
+from frameworks.flops import SynapticOp
 from harness.cell import Cell
 from harness.cli import main
 from harness.compare import compare, decide, folder_samples, min_two_sided_p
 from harness.errors import InvalidConfiguration
 from harness.interleave import interleave, side_environ
+from harness.limits import LIMITS, LimitOptions
 from harness.results import Row, read_results, write_results
 from harness.worker import TEST_SLOWDOWN_ENV, injected_slowdown_s
 
@@ -201,6 +203,47 @@ def test_interleave_alternates_the_sides_cell_by_cell(tmp_path, monkeypatch):
         interleave(cells, checkouts, tmp_path / "other", {}, rounds=6, runner=runner)
     with pytest.raises(InvalidConfiguration, match="holds results already"):
         interleave(cells, checkouts, tmp_path / "out", {}, rounds=7, runner=runner)
+
+
+def test_interleave_measures_the_limits_once_and_fills_both_sides(tmp_path):
+    for side in ("base", "head"):
+        (tmp_path / side / "harness").mkdir(parents=True)
+        (tmp_path / side / "harness" / "worker.py").touch()
+    op = {"layer": 0, "role": "forward", "kind": "matmul", "shape": [4, 8, 8], "repeats": 1}
+    seconds = {"base": 0.4, "head": 0.6}
+
+    def runner(cell, *, timeout, checkout, environ):
+        s = seconds[checkout.name]
+        return Row.for_cell(cell, epoch_s_all=[1.0, s], timed_epochs=1, epoch_s_median=s,
+                            steps_per_epoch=2, flops_per_step=1e9, synaptic_ops=[op])  # fmt: skip
+
+    requests = []
+
+    def measure(rows, environment, device, slot, options):
+        requests.append((len(rows), device, slot.name))
+        key = SynapticOp.from_dict(op).key()
+        measured = {"peak_flops_per_s": 1e10, "peak_size": 64, "op_seconds": {key: 0.1}}
+        return {**environment, LIMITS: {device: measured}}
+
+    cells = [Cell(framework="a", hidden=8, channels=8, time_steps=8)]
+    checkouts = {side: tmp_path / side for side in ("base", "head")}
+    folders = interleave(cells, checkouts, tmp_path / "out", {"host": "h"}, rounds=7, runner=runner,
+                         limit_options=LimitOptions(peak_size=64), measure=measure)  # fmt: skip
+    assert requests == [(14, "cpu", "cpu")]  # once, for both sides' rows
+    for side, expected in seconds.items():
+        rows, env = read_results(folders[side])
+        assert env[LIMITS]["cpu"]["peak_flops_per_s"] == 1e10 and env["side"] == side
+        step = expected / 2
+        assert [r.floor_ratio for r in rows] == pytest.approx([step / 0.1] * 7)
+        assert [r.fraction_of_peak for r in rows] == pytest.approx([1e9 / step / 1e10] * 7)
+
+    def failing(*args):
+        raise RuntimeError("the limits worker timed out")
+
+    folders = interleave(cells, checkouts, tmp_path / "out2", {}, rounds=7, runner=runner,
+                         limit_options=LimitOptions(), measure=failing)  # fmt: skip
+    rows, env = read_results(folders["head"])  # the times stay; only the limits are missing
+    assert len(rows) == 7 and LIMITS not in env and {r.floor_ratio for r in rows} == {None}
 
 
 def test_the_test_only_slowdown_is_read_for_its_framework_alone(monkeypatch):

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common.add_frameworks(parser, ",".join(CI_FRAMEWORKS) + " on the default cell")
     _common.add_device(parser, auto=False)
     _common.add_timeout(parser)
+    _common.add_limits(parser)
     group.add_argument(
         "--out", type=Path, default=OUT, help=f"where the two sides' results go (default {OUT}/)"
     )
@@ -69,8 +70,9 @@ def _interleaved(args: argparse.Namespace) -> tuple[Path, Path]:
     checkouts = {"base": args.base.resolve(), "head": args.new.resolve()}
     print(f"spikebench: {len(cells)} cell(s) x {args.rounds} rounds a side in {out}", file=sys.stderr)
     folders = interleave(
-        cells, checkouts, out, environment.capture(), rounds=args.rounds, timeout=args.timeout
-    )
+        cells, checkouts, out, environment.capture(), rounds=args.rounds, timeout=args.timeout,
+        limit_options=_common.limit_options(args),
+    )  # fmt: skip
     return folders["base"], folders["head"]
 
 
