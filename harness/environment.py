@@ -16,6 +16,15 @@ PACKAGES = (
     "numpy", "nir", "nirtorch", "tonic",
 )  # fmt: skip
 REPO = Path(__file__).resolve().parent.parent
+TIMING_VARIABLES = (
+    "XLA_FLAGS", "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION", "GLIBC_TUNABLES",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_TF32_OVERRIDE", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+)  # fmt: skip
+"""Environment variables that change what a worker computes with or how fast (the workers inherit
+the runner's environment): a run records those that are set, so that two runs' rows are never
+compared without seeing that, e.g., one ran with huge pages (``GLIBC_TUNABLES``) or XLA flags."""
+HUGEPAGE_MODE = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
 def _run(*command: str, cwd: Path | None = None) -> str:
@@ -65,6 +74,23 @@ def best_device() -> str:
     return "tpu" if "tpu" in platforms else "cpu"
 
 
+def timing_variables(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``TIMING_VARIABLES`` set in ``environ`` (default this process's), with their values."""
+    environ = os.environ if environ is None else environ
+    return {name: environ[name] for name in TIMING_VARIABLES if name in environ}
+
+
+def hugepage_mode(path: Path = HUGEPAGE_MODE) -> str:
+    """The kernel's transparent huge page mode (``always``, ``madvise`` or ``never``: the bracketed
+    word of ``path``); ``""`` where the kernel does not say (not Linux)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    start, end = text.find("["), text.find("]")
+    return text[start + 1 : end] if 0 <= start < end else ""
+
+
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     found = {}
     for name in packages:
@@ -87,4 +113,6 @@ def capture(argv: list[str] | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "gpus": gpus(),
         "versions": versions(),
+        "timing_variables": timing_variables(),
+        "transparent_hugepage": hugepage_mode(),
     }

@@ -185,7 +185,18 @@ def _environment_lines(environment: dict) -> str:
         f"Commit `{environment.get('git_commit', '')}`, {environment.get('started_at', '')}. "
         f"CPU: {environment.get('cpu', '')} ({environment.get('cpu_count', '')} cores). GPUs: {gpus}. "
         f"Python {environment.get('python', '')}. Command: `{environment.get('command', '')}`."
+        + _timing_variables_line(environment)
     )
+
+
+def _timing_variables_line(environment: dict) -> str:
+    """The variables that change timing the run was started with (``harness.environment``), as a
+    sentence; nothing when none was set."""
+    variables = environment.get("timing_variables") or {}
+    if not variables:
+        return ""
+    listed = ", ".join(f"`{name}={value}`" for name, value in variables.items())
+    return f" Started with {listed}."
 
 
 _MEMORY_NOTE = (
