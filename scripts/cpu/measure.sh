@@ -2,12 +2,12 @@
 # The CPU measurements committed under results/ (two cores; synthetic twins, since the real
 # datasets are not on these machines). Each line is a harness command; nothing is typed in.
 # Usage: scripts/cpu/measure.sh [OUT_ROOT [SECTION...]]   (default results/cpu-2core, every section)
-# Sections, in this order: foundation paper variants remat nmnist table1 micro. Naming some runs only
+# Sections, in this order: foundation paper variants remat nmnist table1 micro full-epoch. Naming some runs only
 # those (e.g. to re-measure into a fresh OUT_ROOT: an existing folder is resumed, not overwritten).
 set -euo pipefail
 out=${1:-results/cpu-2core}
 shift || true
-sections=" ${*:-foundation paper variants remat nmnist table1 micro} "
+sections=" ${*:-foundation paper variants remat nmnist table1 micro full-epoch} "
 wants() { [[ $sections == *" $1 "* ]]; }
 sb=(${SPIKEBENCH:-spikebench})  # e.g. SPIKEBENCH=.venv/bin/spikebench
 common=(--device cpu --data synthetic)
@@ -60,4 +60,13 @@ fi
 if wants micro; then  # the Open Neuromorphic micro-benchmark (snnTorch at n=16384 exceeds 600 s here)
     "${sb[@]}" reproduce micro --device cpu --frameworks spyx_core,snntorch --timeout 600 \
         --out "$out/micro" || echo "micro had failed cells (recorded in its results)"
+fi
+if wants full-epoch; then  # spyx_core's SHD epoch at the paper's sizes over the whole training split
+    # (8156 samples, 32 steps of B=256): the per-epoch costs spread as in the paper's protocol
+    for h in 128 512; do
+        "${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@fused_spikes "${common[@]}" \
+            --hidden "$h" --batch-size 256 --time-steps 256 --samples 8156 --epochs 3 \
+            --out "$out/shd-full-epoch-h$h-b256-t256"
+        report "$out/shd-full-epoch-h$h-b256-t256"
+    done
 fi
