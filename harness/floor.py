@@ -13,6 +13,12 @@ Each is timed as ``seconds_per_call`` says: compiled apart, one warm-up call, th
 samples of back-to-back calls closed by one device synchronisation, median. Calls run back to back
 because inside a training step the ops follow one another without waiting for the host; one
 synchronisation per call would add a host round trip per op to the floor.
+
+Each synaptic op is timed twice (``TIMINGS``): **fresh**, every call writing a new output buffer
+(``seconds_per_call``), and **warm**, every call writing into the previous call's output, donated
+(``warm_seconds_per_call``). On the CPU, XLA maps each large new buffer freshly, so a fresh call
+pays the page faults of zero-filling its output, which a compiled epoch pays once per epoch call
+for all its steps; the warm time is the arithmetic and the operands' memory traffic alone.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 import spyx_core
 from frameworks.flops import SynapticOp
 from frameworks.jax_base import MATMUL_PRECISION
-from harness.limits import PEAK_SIZE, REPEATS
+from harness.limits import FRESH, PEAK_SIZE, REPEATS, WARM
 
 MIN_SAMPLE_S = 2e-3
 """A sample runs enough back-to-back calls to last about this long, so that the clock's resolution
@@ -42,22 +48,64 @@ and the one synchronisation stay small beside it (1 call for anything slower).""
 MAX_CALLS = 1000
 
 
-def seconds_per_call(function: Callable, args: tuple, *, repeats: int = REPEATS) -> float:
-    """Median seconds of one call of ``function(*args)``, compiled apart (module docstring)."""
+def fresh_call(function: Callable, args: tuple) -> Callable[[], Any]:
+    """``function(*args)`` compiled apart, as a call without arguments: each returns a new output."""
     with jax.default_matmul_precision(MATMUL_PRECISION):
         compiled = jax.jit(function).lower(*args).compile()
-    jax.block_until_ready(compiled(*args))  # the warm-up: first-call costs stay out of the samples
+    return lambda: compiled(*args)
+
+
+def warm_call(function: Callable, args: tuple) -> Callable[[], Any]:
+    """``function(*args)`` compiled apart, as a call without arguments that writes into the
+    previous call's output, donated and already mapped (module docstring)."""
+
+    def into(previous: Any, *args: Any) -> Any:
+        # a dynamic update of the donated buffer: XLA writes the result into it in place
+        return jax.tree.map(lambda old, new: jax.lax.dynamic_update_slice(old, new, (0,) * new.ndim),
+                            previous, function(*args))  # fmt: skip
+
+    first = fresh_call(function, args)()
+    with jax.default_matmul_precision(MATMUL_PRECISION):
+        compiled = jax.jit(into, donate_argnums=0).lower(first, *args).compile()
+    held = {"output": first}
+
+    def call() -> Any:
+        held["output"] = compiled(held["output"], *args)
+        return held["output"]
+
+    return call
+
+
+def median_seconds(call: Callable[[], Any], *, repeats: int = REPEATS) -> float:
+    """Median seconds of one ``call()``: one warm-up call, then ``repeats`` samples of back-to-back
+    calls closed by one wait for every output still alive (a warm call's earlier outputs were
+    donated to the next; the last depends on them all)."""
+    jax.block_until_ready(call())  # the warm-up: first-call costs stay out of the samples
     start = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
+    jax.block_until_ready(call())
     once = time.perf_counter() - start
     calls = max(1, min(MAX_CALLS, math.ceil(MIN_SAMPLE_S / max(once, 1e-9))))
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        outputs = [compiled(*args) for _ in range(calls)]
-        jax.block_until_ready(outputs)
+        outputs = [call() for _ in range(calls)]
+        jax.block_until_ready([x for x in jax.tree.leaves(outputs) if not x.is_deleted()])
         samples.append((time.perf_counter() - start) / calls)
     return statistics.median(samples)
+
+
+def seconds_per_call(function: Callable, args: tuple, *, repeats: int = REPEATS) -> float:
+    """Median seconds of one fresh call of ``function(*args)`` (module docstring)."""
+    return median_seconds(fresh_call(function, args), repeats=repeats)
+
+
+def warm_seconds_per_call(function: Callable, args: tuple, *, repeats: int = REPEATS) -> float:
+    """Median seconds of one warm call of ``function(*args)`` (module docstring)."""
+    return median_seconds(warm_call(function, args), repeats=repeats)
+
+
+TIMINGS: dict[str, Callable[..., float]] = {FRESH: seconds_per_call, WARM: warm_seconds_per_call}
+"""The limits' key of each op timing -> how it times one call (module docstring)."""
 
 
 def _matmul_program(op: SynapticOp) -> tuple[Callable, list[tuple[int, ...]]]:
@@ -116,10 +164,17 @@ def operands(shapes: list[tuple[int, ...]], device: jax.Device, seed: int = 0) -
     return tuple(jax.device_put(rng.standard_normal(shape, np.float32), device) for shape in shapes)
 
 
-def op_seconds(op: SynapticOp, device: jax.Device, *, repeats: int = REPEATS) -> float:
-    """Median seconds of one call of ``op`` alone on ``device``, in the fastest of its forms."""
+def op_seconds(
+    op: SynapticOp,
+    device: jax.Device,
+    *,
+    repeats: int = REPEATS,
+    timing: Callable[..., float] = seconds_per_call,
+) -> float:
+    """Median seconds of one call of ``op`` alone on ``device`` as ``timing`` times it (one of
+    ``TIMINGS``), in the fastest of its forms."""
     return min(
-        seconds_per_call(function, operands(shapes, device), repeats=repeats)
+        timing(function, operands(shapes, device), repeats=repeats)
         for function, shapes in op_programs(op)
     )
 
@@ -144,16 +199,19 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"device_name", "peak_size", "peak_flops_per_s" (None when not asked), "op_seconds":
-        {op key: seconds per call}}``.
+        {op key: seconds per call}, "op_seconds_warm": {op key: seconds per warm call}}``.
     """
     device = device_of(request["device"])
     repeats = request.get("repeats", REPEATS)
     size = request.get("peak_size")
     peak = peak_flops_per_s(device, size=size, repeats=repeats) if size else None
     ops = {op.key(): op for op in map(SynapticOp.from_dict, request.get("ops", []))}
-    seconds = {key: op_seconds(op, device, repeats=repeats) for key, op in ops.items()}
+    timed = {
+        name: {key: op_seconds(op, device, repeats=repeats, timing=timing) for key, op in ops.items()}
+        for name, timing in TIMINGS.items()
+    }
     return {"device_name": f"{device.platform}: {device.device_kind}", "peak_size": size,
-            "peak_flops_per_s": peak, "op_seconds": seconds}  # fmt: skip
+            "peak_flops_per_s": peak, **timed}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,12 @@ and fills the rest (``complete``). Measurements are kept in the run's environmen
 ``environment["limits"][device]``::
 
     {"device_name": "cpu: cpu", "peak_size": 2048, "peak_flops_per_s": ...,
-     "op_seconds": {"matmul:forward:65536x128x128": ..., ...}}
+     "op_seconds": {"matmul:forward:65536x128x128": ..., ...},
+     "op_seconds_warm": {"matmul:forward:65536x128x128": ..., ...}}
+
+``op_seconds`` are fresh calls (each writes a new output buffer), ``op_seconds_warm`` warm ones
+(each writes into the previous output; ``harness.floor``): the row's ``dense_floor_s`` and
+``floor_ratio`` come from the first, ``warm_floor_s`` and ``warm_floor_ratio`` from the second.
 
 so a grid times each op shape once, and a resumed run times only shapes it has not seen. This
 module imports no framework: the runner stays free of JAX (docs/limits.md).
@@ -37,6 +42,8 @@ PEAK_SIZE = 2048
 REPEATS = 5
 """Timed samples per measurement; the median is kept."""
 TIMEOUT_S = 1800.0
+FRESH, WARM = "op_seconds", "op_seconds_warm"
+"""The measured limits' keys of the op timings (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -87,18 +94,21 @@ def complete(row: Row, measured: dict[str, Any] | None = None) -> None:
         return
     row.peak_flops_per_s = measured.get("peak_flops_per_s")
     row.fraction_of_peak = _ratio(row.achieved_flops_per_s, row.peak_flops_per_s)
-    row.dense_floor_s = dense_floor(row.synaptic_ops, measured.get("op_seconds", {}))
+    row.dense_floor_s = dense_floor(row.synaptic_ops, measured.get(FRESH, {}))
     row.floor_ratio = _ratio(seconds, row.dense_floor_s)
+    row.warm_floor_s = dense_floor(row.synaptic_ops, measured.get(WARM, {}))
+    row.warm_floor_ratio = _ratio(seconds, row.warm_floor_s)
 
 
 def request(rows: Iterable[Row], measured: dict[str, Any], device: str, options: LimitOptions) -> dict:
-    """What the measuring worker must time for ``rows``: the ops ``measured`` lacks, and the peak
-    unless it was measured at ``options.peak_size``."""
+    """What the measuring worker must time for ``rows``: the ops ``measured`` lacks in either
+    timing (a folder measured before warm timings gets them), and the peak unless it was measured
+    at ``options.peak_size``."""
     ops: dict[str, dict[str, Any]] = {}
     for row in rows:
         for op in row.synaptic_ops:
             key = SynapticOp.from_dict(op).key()
-            if key not in measured.get("op_seconds", {}):
+            if any(key not in measured.get(timing, {}) for timing in (FRESH, WARM)):
                 ops.setdefault(key, op)
     same_peak = measured.get("peak_size") == options.peak_size and measured.get("peak_flops_per_s")
     return {"device": device, "peak_size": None if same_peak else options.peak_size,
@@ -110,7 +120,8 @@ def merged(measured: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     out = {**measured, "device_name": new["device_name"]}
     if new.get("peak_size"):
         out["peak_size"], out["peak_flops_per_s"] = new["peak_size"], new["peak_flops_per_s"]
-    out["op_seconds"] = {**measured.get("op_seconds", {}), **new["op_seconds"]}
+    for timing in (FRESH, WARM):
+        out[timing] = {**measured.get(timing, {}), **new.get(timing, {})}
     return out
 
 

@@ -28,9 +28,9 @@ from harness.errors import SpikebenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA = 4
-"""The version of the row layout written here; 1 to 3 are read through ``upgrade``."""
-READABLE = (1, 2, 3, 4)
+SCHEMA = 5
+"""The version of the row layout written here; 1 to 4 are read through ``upgrade``."""
+READABLE = (1, 2, 3, 4, 5)
 """The schemas ``read_results`` reads (older ones through ``upgrade``)."""
 STATUSES = ("ok", "failed", "skipped", "interrupted")
 """``interrupted``: the run was stopped while the cell ran; a resumed run recomputes it."""
@@ -147,6 +147,10 @@ class Row:
     fraction_of_peak: float | None = None
     dense_floor_s: float | None = None
     floor_ratio: float | None = None
+    # The same floor with each op writing into an already-mapped output (harness.floor: "warm"):
+    # without the page faults a fresh output pays on the CPU.
+    warm_floor_s: float | None = None
+    warm_floor_ratio: float | None = None
     # Activity (frameworks.activity; docs/activity.md), computed after the timed epochs by the
     # canonical forward (spyx_core, float32 on the CPU) at this row's weights, on the first
     # training batch: "first" at the initial weights, "final" at the weights after the last epoch.
@@ -250,10 +254,12 @@ def upgrade(row: dict[str, Any], schema: int) -> dict[str, Any]:
     Schema 3 had none of the groups after the compile statistics (activity, test split, limit,
     machine, memory): they take their defaults (not measured), and nothing else changed.
 
+    Schema 4 had no warm floor (``warm_floor_s``, ``warm_floor_ratio``): None (not measured).
+
     Raises:
         SpikebenchError: ``schema`` is not one of ``READABLE``.
     """
-    if schema in (3, SCHEMA):
+    if schema in (3, 4, SCHEMA):
         return row
     if schema == 2:
         return upgrade({"host": "", "job_id": "", "device_index": ""} | row | {"loss_steps": []}, 3)

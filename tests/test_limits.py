@@ -3,6 +3,7 @@ row fields, and the report's columns (frameworks/flops.py, harness/floor.py, har
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -156,12 +157,26 @@ def test_measure_times_each_distinct_op_once_on_a_tiny_shape():
     assert all(seconds > 0 for seconds in measured["op_seconds"].values())
     assert measured["peak_size"] == 16 and measured["peak_flops_per_s"] > 0
     assert measured["device_name"].startswith("cpu")
+    assert set(measured["op_seconds_warm"]) == set(measured["op_seconds"])
+    assert all(seconds > 0 for seconds in measured["op_seconds_warm"].values())
+
+
+def test_a_warm_call_writes_the_same_result_into_its_previous_output():
+    x, w = floor.operands([(8, 4), (4, 3)], jax.devices("cpu")[0])
+    call = floor.warm_call(lambda a, b: a @ b, (x, w))
+    first = call()
+    second = call()
+    assert first.is_deleted() and not second.is_deleted()  # donated to the second call
+    np.testing.assert_allclose(second, np.asarray(x) @ np.asarray(w), rtol=1e-6)
+    assert floor.median_seconds(call, repeats=2) > 0
 
 
 OPS = [SynapticOp(0, "forward", "matmul", (8, 4, 4)).to_dict(),
        SynapticOp(1, "forward", "matmul", (2, 4, 4), repeats=3).to_dict()]  # fmt: skip
 MEASURED = {"device_name": "cpu: cpu", "peak_size": 16, "peak_flops_per_s": 1e4,
-            "op_seconds": {"matmul:forward:8x4x4": 0.01, "matmul:forward:2x4x4": 0.02}}  # fmt: skip
+            "op_seconds": {"matmul:forward:8x4x4": 0.01, "matmul:forward:2x4x4": 0.02},
+            "op_seconds_warm": {"matmul:forward:8x4x4": 0.005,
+                                "matmul:forward:2x4x4": 0.01}}  # fmt: skip
 
 
 def test_a_training_row_against_the_limits():
@@ -171,6 +186,11 @@ def test_a_training_row_against_the_limits():
     assert (row.peak_flops_per_s, row.fraction_of_peak) == (1e4, pytest.approx(0.2))
     assert row.dense_floor_s == pytest.approx(0.07)
     assert row.floor_ratio == pytest.approx(0.5 / 0.07)
+    assert row.warm_floor_s == pytest.approx(0.035)  # 0.005 + 3 * 0.01
+    assert row.warm_floor_ratio == pytest.approx(0.5 / 0.035)
+    older = shd_row("spyx_core", 2.0, 3.0, steps_per_epoch=4, flops_per_step=1000, synaptic_ops=OPS)
+    limits.complete(older, {k: v for k, v in MEASURED.items() if k != "op_seconds_warm"})
+    assert older.floor_ratio == pytest.approx(0.5 / 0.07) and older.warm_floor_ratio is None
 
 
 def test_a_micro_row_takes_its_forward_backward_call_and_an_unmeasured_op_leaves_no_floor():
@@ -189,6 +209,13 @@ def test_the_request_asks_only_for_what_is_not_measured():
     assert job["peak_size"] is None
     assert [SynapticOp.from_dict(op).key() for op in job["ops"]] == ["matmul:weight_grad:8x4x4"]
     assert limits.request(rows, {}, "cpu", limits.LimitOptions(peak_size=32))["peak_size"] == 32
+    fresh_only = {k: v for k, v in MEASURED.items() if k != "op_seconds_warm"}
+    job = limits.request(rows, fresh_only, "cpu", limits.LimitOptions(peak_size=16))
+    assert len(job["ops"]) == 3  # a folder measured before warm timings gets them for every op
+    merged = limits.merged(fresh_only, {"device_name": "cpu: cpu", "op_seconds": {"k": 1.0},
+                                        "op_seconds_warm": {"k": 0.5}})  # fmt: skip
+    assert merged["op_seconds"]["k"] == 1.0 and merged["op_seconds_warm"] == {"k": 0.5}
+    assert merged["op_seconds"]["matmul:forward:8x4x4"] == 0.01
 
 
 class _Measuring(Answering):
@@ -209,7 +236,7 @@ def test_the_runner_measures_after_the_cells_once_and_fills_every_row(tmp_path, 
         jobs.append(job)
         seconds = {SynapticOp.from_dict(op).key(): 0.1 for op in job["ops"]}
         return {"device_name": "cpu: cpu", "peak_size": job["peak_size"], "peak_flops_per_s": 1000.0,
-                "op_seconds": seconds}  # fmt: skip
+                "op_seconds": seconds, "op_seconds_warm": seconds}  # fmt: skip
 
     monkeypatch.setattr(limits, "run_floor_worker", worker)
     cells = [Cell(framework=name, hidden=8, epochs=2) for name in ("spyx_core", "snntorch")]
@@ -239,6 +266,10 @@ def test_the_tables_and_summary_show_the_floor_and_peak_beside_each_time():
     detail = limits_table(table, "shd").set_index("framework")
     assert detail.loc["snntorch", "GFLOP/step"] == "2"
     assert detail.loc["snntorch", "peak GFLOP/s"] == "100"
+    assert "x warm floor" not in detail  # not measured: the table reads as before
+    warm = [dataclasses.replace(r, warm_floor_ratio=8.4) for r in _measured_rows()]
+    warm_detail = limits_table(frame(warm), "shd").set_index("framework")
+    assert warm_detail.loc["spyx_core", "x warm floor"] == "8.4x"
     summary = format_summary(_measured_rows())
     header, spyx = summary.splitlines()[:2]
     assert "x floor" in header and "% peak" in header

@@ -36,8 +36,16 @@ def test_results_round_trip(tmp_path):
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
     assert header == Row.fields()
     document = json.loads((tmp_path / "results.json").read_text())
-    assert document["schema"] == SCHEMA == 4
+    assert document["schema"] == SCHEMA == 5
     assert list(document["rows"][0]) == Row.fields()
+
+
+def test_a_schema_4_row_reads_without_a_warm_floor(tmp_path):
+    row = shd_row("spyx_core", 0.1, 3.0, dense_floor_s=0.05, floor_ratio=2.0).as_dict()
+    del row["warm_floor_s"], row["warm_floor_ratio"]
+    (tmp_path / "results.json").write_text(json.dumps({"schema": 4, "environment": {}, "rows": [row]}))
+    (back,), _ = read_results(tmp_path)
+    assert back.floor_ratio == 2.0 and back.warm_floor_s is None and back.warm_floor_ratio is None
 
 
 def test_results_write_is_atomic(tmp_path, monkeypatch):

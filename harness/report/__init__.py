@@ -266,7 +266,7 @@ def _limits_section(frame: pd.DataFrame, task: str, out: Path, where: str) -> li
     return [
         f"### {name}: against the device's limit",
         "",
-        _LIMITS_NOTE,
+        _LIMITS_NOTE + (_WARM_NOTE if "x warm floor" in table else ""),
         "",
         table.to_markdown(index=False),
         "",
@@ -281,6 +281,12 @@ _LIMITS_NOTE = (
     "their shapes on the device, summed; x floor: seconds per step over it. % peak: achieved "
     "FLOP/s over the device's float32 square-matmul rate. Both measured by the run after its "
     "cells (docs/limits.md)."
+)
+
+
+_WARM_NOTE = (
+    " Warm floor: the same ops, each writing into its previous output instead of a new buffer; on "
+    "the CPU a new buffer pays page faults a compiled epoch pays once per epoch call."
 )
 
 

@@ -369,9 +369,11 @@ def _giga(value) -> str:
 
 def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Every ok row against the device's limit: GFLOP per step, seconds per step and its dense
-    floor, their ratio, the achieved GFLOP/s, the device's peak and the fraction of it achieved."""
+    floor, their ratio (and against the warm floor, where measured), the achieved GFLOP/s, the
+    device's peak and the fraction of it achieved."""
     part = frame[(frame.task == task) & (frame.status == "ok")]
     label = SIZE_LABEL.get(task, "size")
+    warm = "warm_floor_ratio" in part and bool(part.warm_floor_ratio.notna().any())
     records = [
         {
             **configuration(r, label),
@@ -379,6 +381,7 @@ def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
             "s/step": _fmt(step_seconds(r)),
             "floor s/step": _fmt(r["dense_floor_s"]),
             "x floor": times_floor(r["floor_ratio"]),
+            **(_warm_columns(r) if warm else {}),
             "GFLOP/s": _giga(r["achieved_flops_per_s"]),
             "peak GFLOP/s": _giga(r["peak_flops_per_s"]),
             "% peak": percent_of_peak(r["fraction_of_peak"]),
@@ -386,6 +389,14 @@ def limits_table(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         for _, r in part.sort_values(["size", "batch_size", "time_steps"]).iterrows()
     ]
     return pd.DataFrame.from_records(records)
+
+
+def _warm_columns(r) -> dict[str, str]:
+    """The warm floor of row ``r`` and its time over it (docs/limits.md)."""
+    return {
+        "warm floor s/step": _fmt(r["warm_floor_s"]),
+        "x warm floor": times_floor(r["warm_floor_ratio"]),
+    }
 
 
 def _change(first, final) -> str:

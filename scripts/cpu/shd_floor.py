@@ -36,6 +36,7 @@ from frameworks.adapter import SpikeData
 from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
 from frameworks.jax_base import MATMUL_PRECISION
 from frameworks.spec import init_weights, shd_spec
+from harness import floor
 
 CHANNELS, CLASSES, INPUT_RATE = 128, 20, 0.05
 
@@ -53,24 +54,16 @@ def matmul_shapes(hidden: int, batch: int, steps: int) -> dict[str, tuple]:
 
 
 def _matmul_calls(lhs: tuple, rhs: tuple, dims: tuple) -> dict[str, Callable[[], None]]:
-    """``fresh`` and ``warm`` calls of one matmul (module docstring), each synchronised."""
+    """``fresh`` and ``warm`` calls of one matmul (module docstring; ``harness.floor``), each
+    synchronised."""
     rng = np.random.default_rng(0)
     a, b = (jnp.asarray(rng.standard_normal(shape, np.float32)) for shape in (lhs, rhs))
 
     def product(a, b):
         return jax.lax.dot_general(a, b, (dims, ((), ())), precision=MATMUL_PRECISION)
 
-    fresh = jax.jit(product).lower(a, b).compile()
-    # a dynamic update of the donated buffer: XLA writes the product into it in place
-    into = jax.jit(lambda a, b, out: jax.lax.dynamic_update_slice(out, product(a, b), (0, 0)),
-                   donate_argnums=2)  # fmt: skip
-    held = {"out": into(a, b, fresh(a, b))}
-
-    def warm() -> None:
-        held["out"] = into(a, b, held["out"])
-        held["out"].block_until_ready()
-
-    return {"fresh": lambda: fresh(a, b).block_until_ready(), "warm": warm}
+    calls = {"fresh": floor.fresh_call(product, (a, b)), "warm": floor.warm_call(product, (a, b))}
+    return {kind: (lambda call=call: jax.block_until_ready(call())) for kind, call in calls.items()}
 
 
 def _session(variant: str, hidden: int, batch: int, time_steps: int, steps: int):
