@@ -46,6 +46,7 @@ def test_cli_run_end_to_end(tmp_path):
     for r in rows:
         step_s = r.epoch_s_median / r.steps_per_epoch
         assert r.floor_ratio == pytest.approx(step_s / r.dense_floor_s) and r.dense_floor_s > 0
+        assert r.warm_floor_ratio == pytest.approx(step_s / r.warm_floor_s) and r.warm_floor_s > 0
         assert r.fraction_of_peak == pytest.approx(r.flops_per_step / step_s / r.peak_flops_per_s)
     assert env["limits"]["cpu"]["peak_size"] == 64
     header = next(line for line in done.stdout.splitlines() if line.startswith("framework"))
