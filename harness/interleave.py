@@ -127,16 +127,11 @@ def _fill_limits(
     """The environment with ``device``'s limits for every side's rows, measured once, and each
     row completed with them; unchanged (rows keep their times) when the measuring worker fails."""
     every = [row for side in SIDES for row in rows[side]]
-    measurable = [r for r in every if r.status == "ok" and r.device == device and r.synaptic_ops]
-    if not measurable:
-        return environment
     try:
-        environment = measure(measurable, environment, device, Slot(device), options)
+        environment = measure(every, environment, device, Slot(device), options)
     except RuntimeError as error:
         print(f"limits not measured: {error}", file=sys.stderr)
         return environment
-    measured = environment[limits.LIMITS][device]
     for row in every:
-        if row.device == device:
-            limits.complete(row, measured)
+        limits.fill(row, environment, device)
     return environment

@@ -10,12 +10,15 @@ and fills the rest (``complete``). Measurements are kept in the run's environmen
      "op_seconds": {"matmul:forward:65536x128x128": ..., ...},
      "op_seconds_warm": {"matmul:forward:65536x128x128": ..., ...}}
 
+so a grid times each op shape once, and a resumed run times only shapes it has not seen. This
+module imports no framework: the runner stays free of JAX (docs/limits.md).
+
 ``op_seconds`` are fresh calls (each writes a new output buffer), ``op_seconds_warm`` warm ones
 (each writes into the previous output; ``harness.floor``): the row's ``dense_floor_s`` and
 ``floor_ratio`` come from the first, ``warm_floor_s`` and ``warm_floor_ratio`` from the second.
 
-so a grid times each op shape once, and a resumed run times only shapes it has not seen. This
-module imports no framework: the runner stays free of JAX (docs/limits.md).
+The runner (``harness.run``) and the interleaved comparison (``harness.interleave``) both call
+``measure_missing`` on all their rows, then ``fill`` each row.
 """
 
 from __future__ import annotations
@@ -146,14 +149,23 @@ def run_floor_worker(job: dict[str, Any], slot: Slot, timeout_s: float) -> dict[
         return json.loads(out_path.read_text())
 
 
+def measurable(rows: Iterable[Row], device: str) -> list[Row]:
+    """The rows the limits are measured for: ok, on ``device``, with their synaptic ops."""
+    return [row for row in rows if row.status == "ok" and row.device == device and row.synaptic_ops]
+
+
 def measure_missing(
     rows: list[Row], environment: dict[str, Any], device: str, slot: Slot, options: LimitOptions
 ) -> dict[str, Any]:
-    """The environment with the limits of ``device`` that ``rows`` need, measuring what it lacks.
+    """The environment with the limits of ``device`` that the ``measurable`` of ``rows`` need,
+    measuring what it lacks; unchanged when none is measurable (no worker starts).
 
     Raises:
         RuntimeError: the measuring worker failed (``run_floor_worker``).
     """
+    rows = measurable(rows, device)
+    if not rows:
+        return environment
     limits = dict(environment.get(LIMITS, {}))
     measured = limits.get(device, {})
     job = request(rows, measured, device, options)
@@ -161,3 +173,11 @@ def measure_missing(
         measured = merged(measured, run_floor_worker(job, slot, options.timeout_s))
     limits[device] = measured
     return {**environment, LIMITS: limits}
+
+
+def fill(row: Row, environment: dict[str, Any], device: str) -> None:
+    """``complete`` ``row`` with ``environment``'s limits of ``device``, if it ran there and they
+    were measured."""
+    measured = environment.get(LIMITS, {}).get(device)
+    if measured is not None and row.device == device:
+        complete(row, measured)

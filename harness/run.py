@@ -9,6 +9,7 @@ the runner exits; those cells are saved as ``interrupted`` and a resumed run rec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import signal
 import sys
 import threading
@@ -181,9 +182,8 @@ def _measure_limits(
     if not executor.runs_here:
         tqdm.write(f"limits not measured: the cells ran on {executor.name}'s machines, not here")
         return
-    rows = [r for r in results.rows.values() if r.device == device and r.synaptic_ops]
-    rows = [r for r in rows if r.status == "ok"]
-    if not rows:
+    rows = list(results.rows.values())
+    if not limits.measurable(rows, device):
         return
     try:
         environment = limits.measure_missing(
@@ -192,13 +192,7 @@ def _measure_limits(
     except RuntimeError as error:  # the rows keep their times; only the limits are missing
         tqdm.write(f"limits not measured: {error}", file=sys.stderr)
         return
-    measured = environment[limits.LIMITS][device]
-
-    def fill(row: Row) -> None:
-        if row.device == device:
-            limits.complete(row, measured)
-
-    results.rewrite(environment, fill)
+    results.rewrite(environment, functools.partial(limits.fill, environment=environment, device=device))
 
 
 def run_cells(

@@ -2,8 +2,9 @@
 # The CPU measurements committed under results/ (two cores; synthetic twins, since the real
 # datasets are not on these machines). Each line is a harness command; nothing is typed in.
 # Usage: scripts/cpu/measure.sh [OUT_ROOT [SECTION...]]   (default results/cpu-2core, every section)
-# Sections, in this order: foundation paper variants remat nmnist table1 micro full-epoch. Naming some runs only
-# those (e.g. to re-measure into a fresh OUT_ROOT: an existing folder is resumed, not overwritten).
+# Sections, in this order: foundation paper variants remat nmnist table1 micro full-epoch.
+# Naming some runs only those (e.g. to re-measure into a fresh OUT_ROOT: an existing folder is
+# resumed, not overwritten).
 set -euo pipefail
 out=${1:-results/cpu-2core}
 shift || true
@@ -62,7 +63,7 @@ if wants micro; then  # the Open Neuromorphic micro-benchmark (snnTorch at n=163
         --out "$out/micro" || echo "micro had failed cells (recorded in its results)"
 fi
 if wants full-epoch; then  # spyx_core's SHD epoch at the paper's sizes over the whole training split
-    # (8156 samples, 32 steps of B=256): the per-epoch costs spread as in the paper's protocol
+    # (8156 samples, 31 steps of B=256): the per-epoch costs spread as in the paper's protocol
     for h in 128 512; do
         "${sb[@]}" run --task shd --frameworks spyx_core,spyx_core@fused_spikes "${common[@]}" \
             --hidden "$h" --batch-size 256 --time-steps 256 --samples 8156 --epochs 3 \
