@@ -12,7 +12,10 @@ factor (default 1.1). Verdicts:
 
 A cell measured on a busy machine on either side (a row's ``busy`` flag, ``harness.machine``) is
 ``inconclusive`` whatever its samples say: another process's load moves the times by more than
-the factor (docs/regression.md).
+the factor (docs/regression.md). Where a side holds one row per fresh process (``--interleave``),
+its busy rows are left out instead and the quiet ones decide: the flag comes from the machine's
+clocks, not from the times, so leaving them out selects nothing by outcome; the ``why`` column
+counts them, and too few quiet rows left make the cell ``inconclusive`` by the sample rule.
 
 Cells are matched by their whole definition, ``Sample.definition``: configuration, framework,
 versions and device; where the two sides hold a cell of the same framework and task that differs
@@ -52,7 +55,8 @@ class Samples:
     group: tuple[str, str]  # (framework, task): cells that should exist on both sides
     definition: tuple[tuple[str, Any], ...]  # every field that must be equal to compare
     seconds: tuple[float, ...]
-    busy: bool = False  # a row of the cell was measured on a busy machine
+    busy: bool = False  # the samples include a row measured on a busy machine
+    busy_left_out: int = 0  # rows (processes) left out because they were measured on a busy machine
 
 
 @dataclass(frozen=True)
@@ -100,16 +104,23 @@ def folder_samples(folder: Path) -> list[Samples]:
     for row in rows:
         if row.status == "ok":
             by_cell.setdefault(_row_definition(row), []).append(row)
-    out = []
-    for definition, group in by_cell.items():
-        if len(group) == 1:
-            seconds = _row_seconds(group[0])
-        else:
-            seconds = [_median(s) for s in map(_row_seconds, group) if s]
-        first, busy = group[0], any(row.busy is True for row in group)
-        group_key = (first.framework, first.task)
-        out.append(Samples(_row_label(first), group_key, definition, tuple(seconds), busy))
-    return out
+    return [_cell_samples(definition, group) for definition, group in by_cell.items()]
+
+
+def _cell_samples(definition: tuple, group: list[Row]) -> Samples:
+    """One cell's samples: one row's timed epochs, or each quiet row's median (module docstring)."""
+    first = group[0]
+    quiet = [row for row in group if row.busy is not True]
+    if len(group) > 1 and quiet:  # a sample per process: the busy processes are left out
+        kept, busy = quiet, False
+    else:  # one process, or none quiet: the samples stand, flagged when any row is busy
+        kept, busy = group, len(quiet) < len(group)
+    if len(group) == 1:
+        seconds = _row_seconds(first)
+    else:
+        seconds = [_median(s) for s in map(_row_seconds, kept) if s]
+    group_key, left_out = (first.framework, first.task), len(group) - len(kept)
+    return Samples(_row_label(first), group_key, definition, tuple(seconds), busy, left_out)
 
 
 def benchmark_samples(path: Path) -> list[Samples]:
@@ -205,9 +216,13 @@ def compare(
     verdicts = []
     for old, now in pairs:
         ratio, p, verdict, why = decide(list(old.seconds), list(now.seconds), factor=factor, alpha=alpha)
-        busy = [side for side, samples in (("base", old), ("new", now)) if samples.busy]
+        sides = (("base", old), ("new", now))
+        busy = [side for side, samples in sides if samples.busy]
         if busy:
             verdict, why = "inconclusive", f"{' and '.join(busy)} measured on a busy machine"
+        left_out = [f"{side} {s.busy_left_out}" for side, s in sides if s.busy_left_out]
+        if left_out:
+            why += f"; busy processes left out: {', '.join(left_out)}"
         verdicts.append(Verdict(now.label, old, now, ratio, p, verdict, why))
     return verdicts, notes
 

@@ -180,6 +180,32 @@ def test_rows_of_one_cell_from_fresh_processes_give_one_sample_each(tmp_path):
     assert cell.seconds == pytest.approx([0.1 * i + 0.02 for i in range(1, 8)])
 
 
+def test_busy_processes_are_left_out_and_the_quiet_ones_decide(tmp_path):
+    slow = [_row("spyx_core", [2.0 + 0.01 * i] * 2) for i in range(10)]
+    # three base processes were busy, and their times would have hidden the slow-down
+    base = [_row("spyx_core", [4.0] * 2, busy=True) for _ in range(3)]
+    base += [_row("spyx_core", [1.0 + 0.01 * i] * 2) for i in range(7)]
+    (old,) = folder_samples(_folder(tmp_path / "base", base))
+    assert (old.busy, old.busy_left_out, len(old.seconds)) == (False, 3, 7)
+    assert max(old.seconds) < 1.1  # the busy processes' 4 s are not among the samples
+    (verdict,), _ = compare([old], folder_samples(_folder(tmp_path / "new", slow)))
+    assert verdict.verdict == "slower" and verdict.why.endswith("busy processes left out: base 3")
+
+
+def test_too_many_busy_processes_leave_too_few_samples_to_decide(tmp_path):
+    base = [_row("spyx_core", [1.0 + 0.01 * i] * 2, busy=i < 7) for i in range(10)]
+    new = [_row("spyx_core", [2.0 + 0.01 * i] * 2) for i in range(10)]
+    sides = (folder_samples(_folder(tmp_path / side, rows)) for side, rows in (("b", base), ("n", new)))
+    (verdict,), _ = compare(*sides)
+    assert verdict.verdict == "inconclusive" and "3+10 samples cannot reach" in verdict.why
+
+
+def test_a_cell_whose_every_process_was_busy_is_flagged_busy(tmp_path):
+    rows = [_row("spyx_core", [1.0, 1.0], busy=True) for _ in range(8)]
+    (cell,) = folder_samples(_folder(tmp_path, rows))
+    assert (cell.busy, cell.busy_left_out, len(cell.seconds)) == (True, 0, 8)
+
+
 def test_interleave_alternates_the_sides_cell_by_cell(tmp_path, monkeypatch):
     for side in ("base", "head"):
         (tmp_path / side / "harness").mkdir(parents=True)
