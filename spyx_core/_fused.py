@@ -61,26 +61,34 @@ def _forward(x, v0, decay, theta, unroll):
 def _backward(decay, g, g_last, v, v0, unroll, local=None):
     """``(dx, dv0, d_decay)`` from the gradients ``g [T, ...]`` of ``v`` and ``g_last`` of ``v[T-1]``.
 
-    A reverse loop whose carry holds ``decay * dv[t+1]`` (``g_last`` at the start, where it reaches
-    ``v[T-1]`` directly), ``dv[t+1]`` and the running sum of ``dv[t+1] * v[t]``: the decay gradient
-    of step ``t+1``. Each ``dv[t]`` overwrites ``g[t]`` in place. ``local(v[t], g[t])``, when given,
-    turns ``g[t]`` into the gradient reaching ``v[t]`` inside the loop (the spikes' surrogate:
-    ``spike_sequence``), so that no separate pass over ``[T, B, ...]`` computes it.
+    A reverse loop whose carry holds ``dv[t+1]`` and the running sum of ``dv[t+1] * v[t]``: the
+    decay gradient of step ``t+1``. What reaches ``v[t]`` from later is ``decay * dv[t+1]``, or
+    ``g_last`` at ``t = T-1``. Each ``dv[t]`` overwrites ``g[t]`` in place. ``local(v[t], g[t])``,
+    when given, turns ``g[t]`` into the gradient reaching ``v[t]`` inside the loop (the spikes'
+    surrogate: ``spike_sequence``), so that no separate pass over ``[T, B, ...]`` computes it.
+
+    Why the carry is ``dv[t+1]`` itself, ``decay * dv[t+1]`` formed in the step that adds it: then
+    ``dv[t]`` is one value that both the in-place write and the carry consume, the forward loop's
+    shape. Carrying ``decay * dv[t]`` instead left XLA's CPU backend, once the decay needs no
+    gradient (``train_beta`` off: nothing else reads ``dv[t+1]``), computing ``dv[t]`` twice, each
+    copy reading ``g[t]``; a buffer read beside its in-place update is copied whole, every step, so
+    the loop took time quadratic in ``T`` (about 1.6 s instead of 0.02 s at T=256, B=256, 128
+    neurons). ``g_last`` is selected inside the loop: handling step ``T-1`` apart, before or after
+    it, made XLA copy the whole buffer once more per call.
     """
     last = g.shape[0] - 1
 
     def step(i, carry):
-        buffer, from_later, dv_next, d_decay = carry
+        buffer, dv_next, d_decay = carry
         t = last - i
         g_t = buffer[t] if local is None else local(v[t], buffer[t])
+        from_later = jnp.where(i == 0, g_last, decay * dv_next)  # g_last reaches v[T-1] directly
         dv_t = g_t + from_later
         d_decay = d_decay + dv_next * v[t]
-        return jax.lax.dynamic_update_index_in_dim(buffer, dv_t, t, 0), decay * dv_t, dv_t, d_decay
+        return jax.lax.dynamic_update_index_in_dim(buffer, dv_t, t, 0), dv_t, d_decay
 
     zeros = jnp.zeros_like(v0)
-    dv, _, dv_first, d_decay = jax.lax.fori_loop(
-        0, g.shape[0], step, (g, g_last, zeros, zeros), unroll=unroll
-    )
+    dv, dv_first, d_decay = jax.lax.fori_loop(0, g.shape[0], step, (g, zeros, zeros), unroll=unroll)
     d_decay = (d_decay + dv_first * v0).sum(axis=0)  # step 0's previous membrane is v0
     return dv, decay * dv_first, d_decay
 

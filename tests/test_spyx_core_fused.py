@@ -9,6 +9,8 @@ gradients; and the memory plans must keep their promises (fused <= scan, remat <
 
 from __future__ import annotations
 
+import re
+
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -136,6 +138,57 @@ def test_spike_sequence_backward_reads_and_writes_fewer_bytes():
     inside = bytes_accessed(_spiking_objective(weights))
     apart = bytes_accessed(_objective(fused, THETA, weights))
     assert inside < apart, (inside, apart)
+
+
+def _loop_body_copies(compiled_text: str, shape: tuple[int, ...]) -> list[str]:
+    """The ``copy`` instructions of ``f32[shape]`` inside the while-loop bodies of compiled HLO."""
+    bodies = set(re.findall(r"body=(%[\w.\-]+)", compiled_text))
+    blocks = re.split(r"\n(?=%|ENTRY)", compiled_text)
+    copy = re.compile(rf"= f32\[{','.join(map(str, shape))}\]\S* copy\(")
+    body_lines = [block.splitlines() for block in blocks if block.split(" ", 1)[0] in bodies]
+    return [line.strip() for lines in body_lines for line in lines if copy.search(line)]
+
+
+@pytest.mark.parametrize("trained", [True, False], ids=["trained decay", "fixed decay"])
+@pytest.mark.parametrize("operation", ["membrane", "spikes"])
+def test_the_loops_update_their_buffers_in_place(operation, trained):
+    """No step of the forward or the reverse loop copies the whole ``[T, B, size]`` buffer it
+    updates: such a copy makes the loop quadratic in ``T``. The reverse loop did once the decay
+    needed no gradient (``train_beta`` off), when its carry held ``decay * dv[t]``
+    (``spyx_core._fused._backward``)."""
+    x, v0, beta, weights = _inputs(4)
+
+    def run(x, beta):
+        if operation == "membrane":
+            return membrane_sequence(x, v0, beta=beta, theta=THETA)[0]
+        return spike_sequence(x, v0, beta=beta, theta=THETA, spike_fn=SPIKE)[0]
+
+    def gradient(x, beta):
+        if trained:
+            return jax.vjp(run, x, beta)[1](weights[0])
+        return jax.vjp(lambda x: run(x, beta), x)[1](weights[0])  # beta a constant
+
+    for program in (run, gradient):  # the forward loop on its own, then the backward's
+        text = jax.jit(program).lower(x, beta).compile().as_text()
+        assert "while" in text  # the loops are there to look into
+        assert _loop_body_copies(text, x.shape) == [], program.__name__
+
+
+def test_the_loop_copy_finder_finds_a_copy_inside_a_loop():
+    """The check above can fail: a loop body that keeps its buffer's old value beside the update
+    needs a whole copy of it, and the finder sees that copy."""
+    x = jnp.ones((30, 4, 6))
+
+    def keeps_the_old_buffer(x):
+        def step(t, carry):
+            buffer, total = carry
+            new = jax.lax.dynamic_update_index_in_dim(buffer, buffer[t] * 2.0, t, 0)
+            return new, total + buffer.sum() + new[0, 0, 0]  # reads the old buffer after the write
+
+        return jax.lax.fori_loop(0, x.shape[0], step, (x, 0.0))
+
+    text = jax.jit(keeps_the_old_buffer).lower(x).compile().as_text()
+    assert _loop_body_copies(text, x.shape)
 
 
 # --- every implementation, with and without rematerialised pieces, agrees with scan --------------
