@@ -23,6 +23,7 @@ from tqdm import tqdm
 import spyx_core
 from frameworks.adapter import SpikeData
 from frameworks.adapters.spyx_core_adapter import (
+    DEFAULT_IMPL,
     MATMUL_PRECISION,
     from_haiku,
     make_spec_trainer,
@@ -56,7 +57,7 @@ class TrainConfig:
     test_samples: int | None = None
     learning_rate: float = 5e-4
     seed: int = 0  # of the weights, the data, the sample order and the augmentation
-    impl: str = "fused"
+    impl: str = DEFAULT_IMPL
     remat_chunk: int | None = None
     augment: tuple[str, ...] = ()
     max_shift: int = 4  # channels

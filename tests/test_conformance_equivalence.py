@@ -20,7 +20,7 @@ import spyx_core
 from frameworks.adapter import SpikeData, Unsupported
 from frameworks.adapters.norse_adapter import NorseAdapter, NorseLIF
 from frameworks.adapters.snntorch_adapter import SnnTorchAdapter
-from frameworks.adapters.spyx_core_adapter import SpyxCoreAdapter
+from frameworks.adapters.spyx_core_adapter import DEFAULT_IMPL, SpyxCoreAdapter
 from frameworks.conformance.equivalence import (
     Comparison,
     EquivalenceReport,
@@ -81,9 +81,11 @@ def _adapter(name: str):
 CONV_ONLY = ("step-xla", "step-hybrid")
 """Variants that differ from the default only in their convolution: tests/test_conformance_conv.py."""
 SPYX_CORE_VARIANTS = [
-    f"spyx_core@{v}" for v in SpyxCoreAdapter.VARIANTS if v not in ("fused", "scan-unroll32", *CONV_ONLY)
+    f"spyx_core@{v}"
+    for v in SpyxCoreAdapter.VARIANTS
+    if v not in (DEFAULT_IMPL, "scan-unroll32", *CONV_ONLY)
 ]
-"""Every other implementation of spyx_core (``fused`` is the default, ``spyx_core`` itself), but
+"""Every other implementation of spyx_core (``DEFAULT_IMPL`` is ``spyx_core`` itself), but
 the convolution-only ones and ``scan-unroll32``: ``scan`` with XLA unrolling 32 steps, the same
 computation, whose compile alone costs ~8 s here (``spikebench check-adapter
 spyx_core@scan-unroll32`` checks it)."""

@@ -38,6 +38,11 @@ from frameworks.jax_base import (
 )
 from frameworks.spec import ALIF, IF, LI, LIF, RIF, RLIF, Conv2d, CuBaLIF, Layer, ModelSpec, NeuronLayer
 
+DEFAULT_IMPL = "fused_spikes"
+"""``spyx_core`` itself runs ``run_sequential(impl="fused_spikes")``: measured faster than ``"fused"``
+over whole SHD epochs at H=128 and H=512 (B=256, T=256) on both 2-core CPUs these results come from
+(docs/shd-floor.md, "The default implementation"); ``spyx_core@fused`` keeps the other."""
+
 __all__ = [  # the JAX base's names that the harness and tests reach through this adapter
     "MATMUL_PRECISION", "NEURONS", "SpyxCoreAdapter", "from_haiku", "make_spec_trainer", "modules",
     "network", "stage", "to_haiku",
@@ -152,7 +157,7 @@ def make_spec_trainer(
     *,
     batch_size: int,
     time_steps: int,
-    impl: str = "fused",
+    impl: str = DEFAULT_IMPL,
     unroll: int = 1,
     remat_chunk: int | None = None,
     augment: spyx_core.Augment | None = None,
@@ -178,7 +183,7 @@ def make_spec_trainer(
 
 
 class SpyxCoreAdapter(JaxAdapter):
-    """spyx_core, as ``spyx_core.run_sequential``'s ``impl`` (default ``"fused"``), ``unroll`` and
+    """spyx_core, as ``spyx_core.run_sequential``'s ``impl`` (default ``DEFAULT_IMPL``), ``unroll`` and
     ``remat_chunk`` say; ``VARIANTS`` name the combinations the harness runs side by side."""
 
     name = "spyx_core"
@@ -186,15 +191,15 @@ class SpyxCoreAdapter(JaxAdapter):
     VARIANTS: ClassVar[dict[str, dict]] = {
         "fused": {"impl": "fused"},
         "fused_spikes": {"impl": "fused_spikes"},
-        "epoch": {"impl": "fused", "program": "epoch", "conv": "auto"},
-        "step": {"impl": "fused", "program": "step", "conv": "auto"},
-        "step-xla": {"impl": "fused", "program": "step", "conv": "xla"},
-        "step-hybrid": {"impl": "fused", "program": "step", "conv": "hybrid"},
-        "fused-remat32": {"impl": "fused", "remat_chunk": 32},
+        "epoch": {"impl": DEFAULT_IMPL, "program": "epoch", "conv": "auto"},
+        "step": {"impl": DEFAULT_IMPL, "program": "step", "conv": "auto"},
+        "step-xla": {"impl": DEFAULT_IMPL, "program": "step", "conv": "xla"},
+        "step-hybrid": {"impl": DEFAULT_IMPL, "program": "step", "conv": "hybrid"},
+        "fused-remat32": {"impl": DEFAULT_IMPL, "remat_chunk": 32},
         "layerwise": {"impl": "layerwise"},
         "scan": {"impl": "scan"},
         "scan-unroll32": {"impl": "scan", "unroll": 32},
-        "fused-tf32": {"impl": "fused", "matmul_precision": "tensorfloat32"},
+        "fused-tf32": {"impl": DEFAULT_IMPL, "matmul_precision": "tensorfloat32"},
     }
     """``spyx_core@epoch`` is the paper's one compiled program per epoch (its convolutions as
     patches on the CPU: XLA's are slow inside the epoch's loop), ``spyx_core@step`` one program
@@ -203,12 +208,14 @@ class SpyxCoreAdapter(JaxAdapter):
     gradient as patch matmuls (what the CPU's default ``"pieces"`` improves on);
     ``spyx_core@scan`` is the step-by-step way Spyx runs the network (the paper's unroll: 32);
     ``fused-remat32`` rematerialises pieces of 32 steps (less memory for long sequences);
-    ``fused_spikes`` applies the surrogate inside the fused backward loop (``run_sequential``);
+    ``fused`` computes the spikes and their surrogate apart from the fused operation (the default
+    before ``DEFAULT_IMPL``), ``fused_spikes`` inside it, as ``spyx_core`` itself does (named for
+    the rows that compare the two);
     ``fused-tf32`` runs the matmuls in TF32 on GPUs (not the canonical float32: marked inexact)."""
 
     def __init__(
         self,
-        impl: str = "fused",
+        impl: str = DEFAULT_IMPL,
         unroll: int = 1,
         remat_chunk: int | None = None,
         matmul_precision: str = MATMUL_PRECISION,

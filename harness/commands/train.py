@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 import spyx_core
+from frameworks.adapters.spyx_core_adapter import DEFAULT_IMPL
 from frameworks.checkpoint import save_weights
 from frameworks.spec import NEURON_TYPES
 from harness.commands import _common
@@ -47,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--test-samples", type=positive, help="test samples (default: the whole test split)")
     add("--lr", dest="learning_rate", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
     _common.add_seed(parser)
-    add("--impl", default="fused", choices=spyx_core.IMPLEMENTATIONS, help="default fused")
+    impls = spyx_core.IMPLEMENTATIONS
+    add("--impl", default=DEFAULT_IMPL, choices=impls, help=f"default {DEFAULT_IMPL}")
     add(
         "--remat-chunk",
         type=positive,
