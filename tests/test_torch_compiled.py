@@ -1,7 +1,7 @@
 """Every torch adapter's ``@compile`` variant: the compiled network equals the eager one, and a row
 says what torch.compile did (options, graphs, graph breaks, recompilations) or why it could not.
 
-Tiny sizes (T=4, H=8): each compile of a forward+backward graph costs seconds on 2 CPU cores.
+Tiny sizes (T=2, H=8): each compile of a forward+backward graph costs seconds on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from harness.results import Row
 from harness.worker import run_cell, run_training
 
 EAGER = ["snntorch", "norse", "torch_plain"]
-SPEC = shd_spec(channels=12, hidden=8, time_steps=4)
+SPEC = shd_spec(channels=12, hidden=8, time_steps=2)
 GAINS = {"0.weight": 3.0, "2.weight": 3.0, "4.weight": 0.2}
-TINY = dict(hidden=8, time_steps=4, batch_size=8, n_samples=16, epochs=2, data="synthetic")
-"""A SHD cell of 2 steps per epoch on the synthetic twin (700 channels)."""
+TINY = dict(hidden=8, channels=12, time_steps=2, batch_size=8, n_samples=16, epochs=2, data="synthetic")
+"""A SHD cell of 2 steps per epoch on the synthetic twin, at ``SPEC``'s sizes."""
 
 
 def _weights() -> dict[str, np.ndarray]:
